@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   installs into .venv and runs the main job on embedded data
+#   make test   installs into .venv and runs the test suite
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.scoreuq-installed
+
+.PHONY: demo test bench install clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU wheel on disk; any other torch spec downloads gigabytes
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/scoreuq demo --out demo_out
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_sliced_wasserstein.py
+	$(PY) benchmarks/bench_exact_w1.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

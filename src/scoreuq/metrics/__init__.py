@@ -1,0 +1,27 @@
+"""Distances between distributions, as plain functions of two samples ``(n, d)``.
+
+Importing this package pulls neither POT nor scipy; they load on first use.
+"""
+from .circle import c1, c2, polar, w1_to_uniform
+from .gaussian import kl_gaussian, tv_bound_gaussian, tv_bound_gaussian_1d, w1_gaussian_1d, w2_gaussian
+from .kernel import median_bandwidth, mmd
+from .wasserstein import ConvergenceError, random_directions, sliced_wasserstein, wasserstein, wasserstein_1d
+
+__all__ = [
+    "wasserstein_1d",
+    "wasserstein",
+    "sliced_wasserstein",
+    "random_directions",
+    "ConvergenceError",
+    "mmd",
+    "median_bandwidth",
+    "kl_gaussian",
+    "w2_gaussian",
+    "w1_gaussian_1d",
+    "tv_bound_gaussian_1d",
+    "tv_bound_gaussian",
+    "polar",
+    "c1",
+    "c2",
+    "w1_to_uniform",
+]

@@ -1,0 +1,311 @@
+r"""Forward (noising) processes.
+
+Every process here is a linear SDE with state-independent diffusion,
+
+.. math::
+
+    dX_t = f(X_t, t)\,dt + g(t)\,dW_t,
+
+whose transition law is Gaussian and *affine* in the starting point:
+
+.. math::
+
+    X_t \mid X_0 = x_0 \sim \mathcal N\big(a(t)\,x_0 + b(t),\; s(t)^2 I\big).
+
+A process therefore only states :math:`f, g, a, b, s` and its prior; the
+marginal, the transition score, the reverse-time drift and the probability-flow
+drift follow in :class:`ForwardProcess` for every subclass alike, so generic code
+never needs to ask which process it holds.
+
+All methods accept batches of any rank ``(n, ...)``; ``t`` is a scalar or a
+tensor of shape ``(n,)`` and must lie in ``[0, T]``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from ._validation import append_dims, as_time, check_positive
+
+__all__ = ["ForwardProcess", "OrnsteinUhlenbeck", "VPSDE", "VESDE"]
+
+
+class ForwardProcess:
+    """Base class of the forward processes.
+
+    Subclasses implement :meth:`drift`, :meth:`diffusion`, :meth:`mean_coeff`,
+    :meth:`mean_offset`, :meth:`marginal_std`, :meth:`prior` and
+    :meth:`prior_log_prob`; everything else is derived here.
+    """
+
+    T: float = 1.0
+
+    # ----------------------------------------------------------------- to override
+    def drift(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def diffusion(self, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """:math:`g(t)`, shape ``(n,)``."""
+        raise NotImplementedError
+
+    def mean_coeff(self, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """:math:`a(t)` in the transition mean :math:`a(t)x_0 + b(t)`, shape ``(n,)``."""
+        raise NotImplementedError
+
+    def mean_offset(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """:math:`b(t)`, broadcastable against ``x`` (zero unless overridden)."""
+        return torch.zeros((), dtype=x.dtype, device=x.device)
+
+    def marginal_std(self, t: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """:math:`s(t)`, the transition standard deviation, shape ``(n,)``."""
+        raise NotImplementedError
+
+    def prior(self, shape: Sequence[int], *, generator=None, dtype=None, device=None) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def prior_log_prob(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- derived
+    def _t(self, t, x: torch.Tensor) -> torch.Tensor:
+        return as_time(t, x.shape[0], like=x, T=self.T)
+
+    def sde(self, x: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """``drift, diffusion = process.sde(x, t)``: :math:`f(x, t)` shaped like ``x`` and :math:`g(t)` of shape ``(n,)``."""
+        t = self._t(t, x)
+        return self.drift(x, t), self.diffusion(t)
+
+    def marginal(self, x0: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mean, std = process.marginal(x0, t)``: the law of :math:`X_t \\mid X_0 = x_0`.
+
+        ``mean`` is shaped like ``x0`` and ``std`` has shape ``(n,)``.
+        """
+        t = self._t(t, x0)
+        a = append_dims(self.mean_coeff(t), x0.ndim)
+        return a * x0 + self.mean_offset(t, x0), self.marginal_std(t)
+
+    def perturb(self, x0: torch.Tensor, t, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample :math:`X_t \\mid X_0 = x_0`; returns ``(x_t, z)`` with ``x_t = mean + std * z``."""
+        mean, std = self.marginal(x0, t)
+        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+        return mean + append_dims(std, x0.ndim) * z, z
+
+    def transition_score(self, x: torch.Tensor, x0: torch.Tensor, t) -> torch.Tensor:
+        r""":math:`\nabla_x \log p_t(x \mid x_0) = -(x - a(t)x_0 - b(t)) / s(t)^2`.
+
+        For the OU process this is the expression of thesis (003) §2.2.6,
+        :math:`-\frac{2\beta}{\sigma^2(1-e^{-2\beta t})}(\alpha - x + (x_0-\alpha)e^{-\beta t})`
+        up to its sign convention. Undefined at ``t = 0`` (``s(0) = 0``).
+        """
+        mean, std = self.marginal(x0, t)
+        if bool((std <= 0).any()):
+            raise ValueError("t must be > 0 for the transition score (the transition law is a point mass at t = 0)")
+        return -(x - mean) / append_dims(std, x.ndim) ** 2
+
+    def reverse_drift(self, x: torch.Tensor, t, score: torch.Tensor) -> torch.Tensor:
+        r"""Drift of the reverse-time SDE (Anderson 1982; thesis (003) eq. 2.18),
+        :math:`f(x,t) - g(t)^2 \nabla_x\log p_t(x)`, to be integrated backwards in time."""
+        f, g = self.sde(x, t)
+        return f - append_dims(g, x.ndim) ** 2 * score
+
+    def probability_flow_drift(self, x: torch.Tensor, t, score: torch.Tensor) -> torch.Tensor:
+        r"""Drift of the probability-flow ODE (Song et al. 2021, eq. 13),
+        :math:`f(x,t) - \tfrac12 g(t)^2 \nabla_x\log p_t(x)`."""
+        f, g = self.sde(x, t)
+        return f - 0.5 * append_dims(g, x.ndim) ** 2 * score
+
+    def corrector_alpha(self, t: torch.Tensor, dt: float) -> torch.Tensor:
+        """The :math:`\\alpha_i` of the Langevin corrector step size (Song et al. 2021, Alg. 4–5); 1 unless overridden."""
+        return torch.ones_like(t)
+
+
+def _param_tensor(value) -> torch.Tensor:
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+class OrnsteinUhlenbeck(ForwardProcess):
+    r"""The Ornstein–Uhlenbeck process of thesis (003) eq. 2.3,
+
+    .. math::
+
+        dX_t = -\beta (X_t - \alpha)\,dt + \sigma\,dW_t,
+
+    with closed-form transition law (003 §2.1.3, App. A.2.1)
+
+    .. math::
+
+        X_t \mid X_0 = x_0 \sim \mathcal N\!\Big(\alpha + (x_0-\alpha)e^{-\beta t},\;
+        \frac{\sigma^2}{2\beta}\big(1-e^{-2\beta t}\big) I\Big)
+        \xrightarrow[t\to\infty]{} \mathcal N\!\Big(\alpha, \frac{\sigma^2}{2\beta} I\Big).
+
+    Parameters
+    ----------
+    alpha : float or array-like
+        Long-run mean; a scalar or a tensor broadcastable to one sample (e.g. ``(d,)``).
+    beta : float
+        Mean-reversion rate, ``> 0``.
+    sigma : float
+        Noise scale, ``> 0``. ``sigma = sqrt(2 beta)`` keeps the stationary variance at 1
+        (the thesis's experimental choice, 003 §2.3.2).
+    T : float
+        Terminal time, ``> 0``.
+
+    The prior is the stationary law :math:`\mathcal N(\alpha, \sigma^2/2\beta)`, as in 003 §2.3.2.
+    """
+
+    def __init__(self, alpha=0.0, beta: float = 1.0, sigma: float = math.sqrt(2.0), T: float = 1.0):
+        self.beta = check_positive("beta", beta)
+        self.sigma = check_positive("sigma", sigma)
+        self.T = check_positive("T", T)
+        alpha_t = _param_tensor(alpha)
+        if not bool(torch.isfinite(alpha_t).all()):
+            raise ValueError("alpha must be finite")
+        self.alpha = alpha_t
+
+    def __repr__(self) -> str:
+        a = self.alpha.tolist() if self.alpha.numel() <= 4 else f"tensor{tuple(self.alpha.shape)}"
+        return f"OrnsteinUhlenbeck(alpha={a}, beta={self.beta:g}, sigma={self.sigma:g}, T={self.T:g})"
+
+    @property
+    def stationary_var(self) -> float:
+        r""":math:`\sigma^2 / 2\beta`."""
+        return self.sigma**2 / (2 * self.beta)
+
+    def _alpha(self, x: torch.Tensor) -> torch.Tensor:
+        return self.alpha.to(dtype=x.dtype, device=x.device)
+
+    def drift(self, x, t):
+        return -self.beta * (x - self._alpha(x))
+
+    def diffusion(self, t):
+        return torch.full_like(t, self.sigma)
+
+    def mean_coeff(self, t):
+        return torch.exp(-self.beta * t)
+
+    def mean_offset(self, t, x):
+        # alpha (1 - e^{-beta t}) = -alpha expm1(-beta t)
+        return -append_dims(torch.expm1(-self.beta * t), x.ndim) * self._alpha(x)
+
+    def marginal_std(self, t):
+        return torch.sqrt(-self.stationary_var * torch.expm1(-2 * self.beta * t))
+
+    def prior(self, shape, *, generator=None, dtype=None, device=None):
+        dtype = dtype or torch.get_default_dtype()
+        z = torch.randn(tuple(shape), generator=generator, dtype=dtype, device=device)
+        return self._alpha(z) + math.sqrt(self.stationary_var) * z
+
+    def prior_log_prob(self, x):
+        v = self.stationary_var
+        d = x[0].numel()
+        sq = ((x - self._alpha(x)) ** 2).flatten(1).sum(1)
+        return -0.5 * sq / v - 0.5 * d * math.log(2 * math.pi * v)
+
+
+class VPSDE(ForwardProcess):
+    r"""Variance-preserving SDE of Song et al. (2021) with linear :math:`\beta(t)`,
+
+    .. math::
+
+        dX_t = -\tfrac12\beta(t)X_t\,dt + \sqrt{\beta(t)}\,dW_t,\qquad
+        \beta(t) = \beta_{\min} + t(\beta_{\max}-\beta_{\min}),
+
+    .. math::
+
+        a(t) = \exp\!\Big(-\tfrac14 t^2(\beta_{\max}-\beta_{\min}) - \tfrac12 t\beta_{\min}\Big),\qquad
+        s(t)^2 = 1 - a(t)^2.
+
+    The time grid is :math:`[0, T]` with ``T = 1`` by default; prior :math:`\mathcal N(0, I)`.
+    """
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, T: float = 1.0):
+        self.beta_min = check_positive("beta_min", beta_min)
+        self.beta_max = check_positive("beta_max", beta_max)
+        if self.beta_max < self.beta_min:
+            raise ValueError(f"beta_max must be >= beta_min = {beta_min:g}, got {beta_max!r}")
+        self.T = check_positive("T", T)
+
+    def __repr__(self) -> str:
+        return f"VPSDE(beta_min={self.beta_min:g}, beta_max={self.beta_max:g}, T={self.T:g})"
+
+    def beta(self, t):
+        return self.beta_min + t * (self.beta_max - self.beta_min)
+
+    def _log_mean_coeff(self, t):
+        return -0.25 * t**2 * (self.beta_max - self.beta_min) - 0.5 * t * self.beta_min
+
+    def drift(self, x, t):
+        return -0.5 * append_dims(self.beta(t), x.ndim) * x
+
+    def diffusion(self, t):
+        return torch.sqrt(self.beta(t))
+
+    def mean_coeff(self, t):
+        return torch.exp(self._log_mean_coeff(t))
+
+    def marginal_std(self, t):
+        return torch.sqrt(-torch.expm1(2 * self._log_mean_coeff(t)))
+
+    def prior(self, shape, *, generator=None, dtype=None, device=None):
+        return torch.randn(tuple(shape), generator=generator, dtype=dtype or torch.get_default_dtype(), device=device)
+
+    def prior_log_prob(self, x):
+        d = x[0].numel()
+        return -0.5 * (x**2).flatten(1).sum(1) - 0.5 * d * math.log(2 * math.pi)
+
+    def corrector_alpha(self, t, dt):
+        # Song et al. (2021), Algorithm 5: alpha_i = 1 - beta_i with beta_i = beta(t_i) * dt
+        return 1.0 - self.beta(t) * dt
+
+
+class VESDE(ForwardProcess):
+    r"""Variance-exploding SDE of Song et al. (2021),
+
+    .. math::
+
+        dX_t = \sigma(t)\sqrt{2\log(\sigma_{\max}/\sigma_{\min})}\,dW_t,\qquad
+        \sigma(t) = \sigma_{\min}(\sigma_{\max}/\sigma_{\min})^{t/T}.
+
+    The transition variance is the exact one of this SDE started at ``x0`` at time 0,
+    :math:`s(t)^2 = \sigma(t)^2 - \sigma_{\min}^2` (score_sde's ``marginal_prob`` uses
+    :math:`\sigma(t)^2`, i.e. data pre-smoothed at scale :math:`\sigma_{\min}`; we follow the SDE).
+    Prior :math:`\mathcal N(0, \sigma_{\max}^2 I)`.
+    """
+
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, T: float = 1.0):
+        self.sigma_min = check_positive("sigma_min", sigma_min)
+        self.sigma_max = check_positive("sigma_max", sigma_max)
+        if self.sigma_max <= self.sigma_min:
+            raise ValueError(f"sigma_max must be > sigma_min = {sigma_min:g}, got {sigma_max!r}")
+        self.T = check_positive("T", T)
+        self._log_ratio = math.log(self.sigma_max / self.sigma_min)
+
+    def __repr__(self) -> str:
+        return f"VESDE(sigma_min={self.sigma_min:g}, sigma_max={self.sigma_max:g}, T={self.T:g})"
+
+    def sigma(self, t):
+        return self.sigma_min * torch.exp(self._log_ratio * t / self.T)
+
+    def drift(self, x, t):
+        return torch.zeros_like(x)
+
+    def diffusion(self, t):
+        return self.sigma(t) * math.sqrt(2 * self._log_ratio / self.T)
+
+    def mean_coeff(self, t):
+        return torch.ones_like(t)
+
+    def marginal_std(self, t):
+        # sigma_min^2 (e^{2 L t/T} - 1) computed with expm1 for small t
+        return self.sigma_min * torch.sqrt(torch.expm1(2 * self._log_ratio * t / self.T))
+
+    def prior(self, shape, *, generator=None, dtype=None, device=None):
+        dtype = dtype or torch.get_default_dtype()
+        return self.sigma_max * torch.randn(tuple(shape), generator=generator, dtype=dtype, device=device)
+
+    def prior_log_prob(self, x):
+        d = x[0].numel()
+        v = self.sigma_max**2
+        return -0.5 * (x**2).flatten(1).sum(1) / v - 0.5 * d * math.log(2 * math.pi * v)
