@@ -256,8 +256,10 @@ class VPSDE(ForwardProcess):
         return -0.5 * (x**2).flatten(1).sum(1) - 0.5 * d * math.log(2 * math.pi)
 
     def corrector_alpha(self, t, dt):
-        # Song et al. (2021), Algorithm 5: alpha_i = 1 - beta_i with beta_i = beta(t_i) * dt
-        return 1.0 - self.beta(t) * dt
+        # Song et al. (2021), Algorithm 5: alpha_i = 1 - beta_i with beta_i = beta(t_i) dt. We use
+        # exp(-beta(t_i) dt), equal to first order, which stays positive on coarse grids (1 - beta dt < 0
+        # for beta dt > 1 would make the corrector step negative).
+        return torch.exp(-self.beta(t) * dt)
 
 
 class VESDE(ForwardProcess):

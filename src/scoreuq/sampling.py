@@ -262,14 +262,18 @@ def annealed_langevin(
     dtype=None,
     device=None,
     n_inner: int = 10,
-    step_size: float = 2e-5,
+    step_size: float = 0.05,
 ):
-    r"""Annealed Langevin dynamics (thesis (003) §2.2.5, Algorithm 2; Song & Ermon 2019).
+    r"""Annealed Langevin dynamics (thesis (003) §2.2.5, Algorithm 2; Song & Ermon 2019, Algorithm 1).
 
     Noise levels are the process's marginal standard deviations
     :math:`\sigma_j = s(t_j)` on the time grid (``steps`` levels from ``T`` down to
-    ``t_min``); at level :math:`j`, ``n_inner`` Langevin steps with
-    :math:`\gamma_j = \epsilon\,\sigma_j^2/\sigma_{\min}^2` (``epsilon = step_size``).
+    ``t_min``); at level :math:`j`, ``n_inner`` Langevin steps
+    :math:`x \leftarrow x + \gamma_j s(x, t_j) + \sqrt{2\gamma_j}\,z` with
+    :math:`\gamma_j = r\,\sigma_j^2`, ``r = step_size``. In Song & Ermon's notation
+    :math:`\gamma_j = \epsilon\,\sigma_j^2/\sigma_L^2`, so :math:`r = \epsilon/\sigma_L^2`; stating
+    the dimensionless :math:`r` keeps the step stable whatever the smallest noise level
+    (the score's Lipschitz constant at level :math:`j` is about :math:`1/\sigma_j^2`, so ``r < 1``).
     """
     eps = check_positive("step_size", step_size)
     if isinstance(n_inner, bool) or not isinstance(n_inner, int) or n_inner < 1:
@@ -279,7 +283,7 @@ def annealed_langevin(
     sig = process.marginal_std(levels)
     path = [x] if return_trajectory else None
     for j in range(steps):
-        gamma = eps * float(sig[j] / sig[-1]) ** 2
+        gamma = eps * float(sig[j]) ** 2
         for _ in range(n_inner):
             s, _ = _score(score_fn, x, float(levels[j]))
             x = x + gamma * s + math.sqrt(2 * gamma) * _randn(x, generator)

@@ -126,12 +126,13 @@ def wasserstein(a, b, p: float = 1, *, a_weights=None, b_weights=None, num_iter_
     b = check_points("b", b, dim=a.shape[1]).double().cpu()
     wa = _weights("a_weights", a_weights, a.shape[0], a)
     wb = _weights("b_weights", b_weights, b.shape[0], b)
-    A, B = a.numpy(), b.numpy()
-    M = ot.dist(A, B, metric="euclidean")
+    # pairwise differences, not the |x|^2 + |y|^2 - 2xy expansion: exact zeros stay zero
+    M = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
     if p != 1:
         M = M**p
-    ua = np.full(A.shape[0], 1.0 / A.shape[0]) if wa is None else (wa / wa.sum()).numpy()
-    ub = np.full(B.shape[0], 1.0 / B.shape[0]) if wb is None else (wb / wb.sum()).numpy()
+    M = M.numpy()
+    ua = np.full(a.shape[0], 1.0 / a.shape[0]) if wa is None else (wa / wa.sum()).numpy()
+    ub = np.full(b.shape[0], 1.0 / b.shape[0]) if wb is None else (wb / wb.sum()).numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # POT warns and logs; we turn its log into an error below
         cost, log = ot.emd2(ua, ub, M, numItermax=int(num_iter_max), log=True)
