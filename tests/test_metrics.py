@@ -252,6 +252,8 @@ def test_circle_metrics_ordering():
         (lambda: metrics.wasserstein(np.zeros((3, 2)), np.zeros((3, 3))), "b must have 2 columns"),
         (lambda: metrics.wasserstein(np.zeros((3, 2, 1)), np.zeros((3, 2))), r"a must have shape \(n, d\)"),
         (lambda: metrics.sliced_wasserstein(torch.zeros(3, 2), torch.zeros(3, 2), n_projections=0), "n_projections"),
+        (lambda: metrics.sliced_wasserstein(torch.tensor([[0.0, float("nan")]]), torch.zeros(3, 2)), "a contains NaN"),
+        (lambda: metrics.sliced_wasserstein(torch.zeros(3, 2), torch.tensor([[float("inf"), 0.0]])), "b contains NaN"),
         (lambda: metrics.mmd(np.zeros((3, 2)), np.ones((3, 2)), bandwidth=-1.0), "bandwidth must be a finite number > 0"),
         (lambda: metrics.mmd(np.zeros((1, 2)), np.ones((3, 2))), "at least 2"),
         (lambda: metrics.kl_gaussian(0.0, 0.0, 0.0, 1.0), "positive definite"),

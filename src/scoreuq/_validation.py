@@ -62,13 +62,17 @@ def check_in_range(
     high_open: bool = False,
 ) -> float:
     """Return ``float(value)`` if it lies in the given interval, else raise ``ValueError``."""
-    v = _as_float(name, value)
+    lb = "(" if low_open else "["
+    rb = ")" if high_open else "]"
+    msg = f"{name} must lie in {lb}{low:g}, {high:g}{rb}, got {value!r}"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(msg) from None
     ok_low = v > low if low_open else v >= low
     ok_high = v < high if high_open else v <= high
-    if not (ok_low and ok_high):
-        lb = "(" if low_open else "["
-        rb = ")" if high_open else "]"
-        raise ValueError(f"{name} must lie in {lb}{low:g}, {high:g}{rb}, got {value!r}")
+    if not (ok_low and ok_high):  # also catches NaN
+        raise ValueError(msg)
     return v
 
 
@@ -81,10 +85,11 @@ def check_finite(name: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def check_points(name: str, x: Any, *, dim: int | None = None, min_n: int = 1) -> torch.Tensor:
+def check_points(name: str, x: Any, *, dim: int | None = None, min_n: int = 1, check: bool = True) -> torch.Tensor:
     """Validate a point cloud of shape ``(n, d)`` (``(n,)`` is read as ``(n, 1)``).
 
-    Accepts tensors and array-likes; returns a floating tensor.
+    Accepts tensors and array-likes; returns a floating tensor. ``check=False`` skips the
+    finiteness scan (for callers that check a cheaper derived tensor instead).
     """
     if not torch.is_tensor(x):
         try:
@@ -101,7 +106,7 @@ def check_points(name: str, x: Any, *, dim: int | None = None, min_n: int = 1) -
         raise ValueError(f"{name} must hold at least {min_n} point(s), got {x.shape[0]}")
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"{name} must have {dim} columns, got shape {tuple(x.shape)}")
-    return check_finite(name, x)
+    return check_finite(name, x) if check else x
 
 
 def as_time(t: Any, n: int, *, like: torch.Tensor, T: float, name: str = "t") -> torch.Tensor:

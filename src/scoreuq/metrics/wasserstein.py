@@ -39,16 +39,27 @@ def _weights(name, w, n, like):
     return w
 
 
+def _sort_rows(x: torch.Tensor) -> torch.Tensor:
+    """Sorted values along dim 1. On CPU without autograd NumPy's SIMD sort is used:
+    benchmarks/bench_sliced_wasserstein.py measured it about 5x faster than ``torch.sort``
+    on (100, 10000) float32 rows (2 cores)."""
+    if x.device.type == "cpu" and not x.requires_grad:
+        return torch.from_numpy(np.sort(x.detach().numpy(), axis=1))
+    return torch.sort(x, dim=1).values
+
+
 def _wp_pow_1d(a: torch.Tensor, b: torch.Tensor, wa=None, wb=None, p: float = 1.0) -> torch.Tensor:
     """Row-wise :math:`W_p^p` between the empirical laws of ``a (L, n)`` and ``b (L, m)``."""
     n, m = a.shape[1], b.shape[1]
     if wa is None and wb is None and n == m:
-        a_s = torch.sort(a, dim=1).values
-        b_s = torch.sort(b, dim=1).values
-        diff = (a_s - b_s).abs_()
-        return (diff if p == 1 else diff.pow_(p)).mean(1)
-    a_s, ia = torch.sort(a, dim=1)
-    b_s, ib = torch.sort(b, dim=1)
+        diff = (_sort_rows(a) - _sort_rows(b)).abs()
+        return (diff if p == 1 else diff.pow(p)).mean(1)
+    if wa is None and wb is None:
+        a_s, b_s = _sort_rows(a), _sort_rows(b)
+        ia = ib = None
+    else:
+        a_s, ia = torch.sort(a, dim=1)
+        b_s, ib = torch.sort(b, dim=1)
     L = a.shape[0]
     if wa is None:
         ca = (torch.arange(1, n + 1, dtype=a.dtype, device=a.device) / n).expand(L, n)
@@ -174,8 +185,8 @@ def sliced_wasserstein(
     p = check_positive("p", p)
     if p < 1:
         raise ValueError(f"p must be >= 1, got {p!r}")
-    a = check_points("a", a)
-    b = check_points("b", b, dim=a.shape[1]).to(a)
+    a = check_points("a", a, check=False)
+    b = check_points("b", b, dim=a.shape[1], check=False).to(a)
     d = a.shape[1]
     if projections is None:
         projections = random_directions(d, n_projections, generator=generator, dtype=a.dtype, device=a.device)
@@ -185,5 +196,9 @@ def sliced_wasserstein(
             raise ValueError(f"projections must have shape ({d}, L), got {tuple(projections.shape)}")
     pa = (a @ projections).T.contiguous()  # (L, n)
     pb = (b @ projections).T.contiguous()
+    # NaN or inf in a point makes its projections non-finite (almost surely), so checking the
+    # (L, n) projections is as strict as checking the (n, d) inputs, and d/L times cheaper
+    check_finite("a", pa)
+    check_finite("b", pb)
     wp = _wp_pow_1d(pa, pb, p=p).double().mean()
     return float(wp) ** (1.0 / p)

@@ -1,0 +1,52 @@
+"""Public API, import hygiene, and the command line."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import scoreuq as su
+from scoreuq.cli import main
+
+
+def test_public_names_exist():
+    for mod in (su, su.data, su.metrics, su.sampling, su.processes):
+        for name in mod.__all__:
+            assert hasattr(mod, name), f"{mod.__name__}.{name}"
+
+
+def test_import_pulls_no_heavy_optional_modules():
+    code = (
+        "import sys, scoreuq, scoreuq.data, scoreuq.metrics, scoreuq.sampling;"
+        "bad = [m for m in ('matplotlib', 'dask', 'ot', 'scipy.stats', 'pandas', 'mlxtend', 'sklearn') if m in sys.modules];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"import scoreuq pulled {out}"
+
+
+def test_demo_runs_and_writes_outputs(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--n", "300", "--steps", "100", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "W1(gen, true)" in printed
+    rec = json.loads((out / "demo.json").read_text())
+    assert {r["sampler"] for r in rec["rows"]} == {"euler_maruyama", "predictor_corrector", "probability_flow"}
+    assert all(r["w1_to_truth"] < 3 * r["w1_true_vs_true"] for r in rec["rows"])
+    assert (out / "demo.png").stat().st_size > 10000
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+@pytest.mark.parametrize("argv", [["demo", "--n", "0"], ["demo", "--steps", "-3"], ["nope"]])
+def test_bad_cli_input_exits_2_and_writes_nothing(argv, tmp_path, capsys):
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--out", str(out)] if argv[0] == "demo" else argv)
+    assert exc.value.code == 2
+    assert "--n" in capsys.readouterr().err or argv[0] != "demo" or "--steps" in argv
+    assert not out.exists()
+
+
+def test_cli_entry_point_subprocess(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "scoreuq", "demo", "--n", "0"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--n must be an integer >= 1" in r.stderr
