@@ -1,0 +1,166 @@
+"""Trainer: resume after kill -9, checkpoint safety, guards, and learning a mixture."""
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from scoreuq import metrics, sampling
+from scoreuq.data import GaussianMixture
+from scoreuq.nets import ScoreMLP
+from scoreuq.processes import OrnsteinUhlenbeck
+from scoreuq.training import CheckpointError, TrainConfig, Trainer, TrainingDiverged, load_checkpoint
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, sys, torch
+    from scoreuq.data import GaussianMixture
+    from scoreuq.nets import ScoreMLP
+    from scoreuq.processes import OrnsteinUhlenbeck
+    from scoreuq.training import TrainConfig, Trainer
+
+    run_dir, kill_at = sys.argv[1], int(sys.argv[2])
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    data = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], stds=0.5).sample(256, generator=torch.Generator().manual_seed(1))
+    model = ScoreMLP(2, 2, 32)
+    def eval_fn(m, epoch):
+        if epoch == kill_at:
+            os.kill(os.getpid(), 9)
+        return {}
+    cfg = TrainConfig(epochs=12, batch_size=64, lr=1e-3, seed=3, checkpoint_every=1, eval_every=1)
+    Trainer(model, OrnsteinUhlenbeck(), data, cfg, run_dir=run_dir, eval_fn=eval_fn).fit()
+    """
+)
+
+
+def run_script(tmp_path, run_dir, kill_at):
+    script = tmp_path / "train_script.py"
+    script.write_text(SCRIPT)
+    return subprocess.run([sys.executable, str(script), str(run_dir), str(kill_at)], capture_output=True, text=True)
+
+
+def test_kill_9_then_resume_gives_identical_weights(tmp_path):
+    killed = run_script(tmp_path, tmp_path / "a", kill_at=7)
+    assert killed.returncode == -9, killed.stderr
+    assert int(load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")["epoch"]) == 6
+    resumed = run_script(tmp_path, tmp_path / "a", kill_at=-1)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = run_script(tmp_path, tmp_path / "b", kill_at=-1)
+    assert straight.returncode == 0, straight.stderr
+    a = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")
+    assert a["epoch"] == b["epoch"] == 12
+    for k in b["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    for k in b["ema"]:
+        assert torch.equal(a["ema"][k], b["ema"][k]), k
+    assert a["loss"] == b["loss"]
+
+
+def small_trainer(tmp_path, **kw):
+    torch.manual_seed(0)
+    data = torch.randn(64, 2)
+    cfg = TrainConfig(**{"epochs": 3, "batch_size": 32, "checkpoint_every": 1, **kw})
+    return Trainer(ScoreMLP(2, 1, 8), OrnsteinUhlenbeck(), data, cfg, run_dir=tmp_path)
+
+
+def test_corrupted_checkpoint_is_reported_never_loaded(tmp_path):
+    tr = small_trainer(tmp_path)
+    tr.fit()
+    path = tmp_path / "checkpoints" / "last.pt"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="corrupted"):
+        small_trainer(tmp_path).fit()
+    (tmp_path / "checkpoints" / "last.pt.sha256").unlink()
+    with pytest.raises(CheckpointError, match="no checksum"):
+        load_checkpoint(path)
+
+
+def test_pickled_payload_is_refused(tmp_path):
+    """A checkpoint whose checksum is right but which holds arbitrary objects is not unpickled."""
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Evil()}, path)
+    from scoreuq.training import _sha256
+
+    (tmp_path / "evil.pt.sha256").write_text(_sha256(path))
+    with pytest.raises(CheckpointError, match="could not be read safely"):
+        load_checkpoint(path)
+
+
+def test_nan_guard_keeps_last_good_checkpoint(tmp_path):
+    class Exploding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 2)
+            self.calls = 0
+
+        def forward(self, x, t):
+            self.calls += 1
+            out = self.lin(x)
+            return out * float("nan") if self.calls > 6 else out
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=10, batch_size=32, checkpoint_every=1)
+    tr = Trainer(Exploding(), OrnsteinUhlenbeck(), torch.randn(64, 2), cfg, run_dir=tmp_path)
+    with pytest.raises(TrainingDiverged, match="loss became nan at epoch 3"):
+        tr.fit()
+    assert int(load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"]) == 2
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"lr": 0.0}, "lr must be a finite number > 0"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"objective": "mle"}, "objective must be one of"),
+        ({"ema_decay": 1.0}, r"ema_decay must lie in \[0, 1\)"),
+        ({"patience": 3}, "patience needs"),
+    ],
+)
+def test_bad_config(kw, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kw)
+
+
+def test_network_shape_must_fit_data():
+    with pytest.raises(ValueError, match="does not fit data of shape"):
+        Trainer(ScoreMLP(3, 1, 8), OrnsteinUhlenbeck(), torch.randn(10, 2), TrainConfig())
+
+
+def test_early_stopping_on_held_out_metric(tmp_path):
+    scores = iter([3.0, 2.0, 2.5, 2.6, 2.7, 1.0])
+    tr = small_trainer(tmp_path, epochs=6, eval_every=1, early_stopping_metric="w1", patience=2)
+    tr.eval_fn = lambda m, e: {"w1": next(scores)}
+    h = tr.fit()
+    assert h.stopped_early and len(h.loss) == 4 and [e["w1"] for e in h.evals] == [3.0, 2.0, 2.5, 2.6]
+
+
+@pytest.mark.slow
+def test_trained_mlp_learns_a_2d_mixture():
+    """A trained model's samples reach W1 to fresh true samples within 2x the exact-score sampler's."""
+    torch.manual_seed(0)
+    gm = GaussianMixture([[-3.0, 0.0], [3.0, 0.0]], stds=0.7, weights=[0.3, 0.7])
+    ou = OrnsteinUhlenbeck(beta=1.0, sigma=math.sqrt(2), T=5.0)
+    g = torch.Generator().manual_seed(1)
+    data = gm.sample(4000, generator=g)
+    model = ScoreMLP(2, 3, 64, activation="silu")
+    cfg = TrainConfig(epochs=100, batch_size=256, lr=2e-3, seed=0, t_min=1e-3, ema_decay=0.99, checkpoint_every=1000)
+    trainer = Trainer(model, ou, data, cfg)
+    trainer.fit()
+    model = trainer.ema.module
+    n = 1500
+    ref = gm.sample(n, generator=g)
+    x_model = sampling.euler_maruyama(model, ou, (n, 2), steps=300, generator=g)
+    x_exact = sampling.euler_maruyama(gm.score_fn(ou), ou, (n, 2), steps=300, generator=g)
+    w_model, w_exact = metrics.wasserstein(x_model, ref), metrics.wasserstein(x_exact, ref)
+    assert w_model < 2.0 * w_exact, (w_model, w_exact)
