@@ -26,6 +26,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sliced_wasserstein.py
 	$(PY) benchmarks/bench_exact_w1.py
+	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_pc_sampler.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

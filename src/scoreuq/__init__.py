@@ -7,14 +7,17 @@
 
 Importing scoreuq loads torch and numpy only: no matplotlib, Dask, POT or scipy.stats.
 """
-from . import data, metrics, processes, sampling
+from . import data, losses, metrics, nets, processes, sampling, training
 from .processes import VESDE, VPSDE, ForwardProcess, OrnsteinUhlenbeck
 
 __version__ = "0.1.0"
 
 __all__ = [
     "data",
+    "losses",
     "metrics",
+    "nets",
+    "training",
     "processes",
     "sampling",
     "ForwardProcess",
