@@ -9,7 +9,6 @@ checkpoint ends with the same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import losses
-from ._io import atomic_write, atomic_write_text
+from ._io import atomic_write, atomic_write_text, file_digest
 from ._validation import check_in_range, check_positive
 
 __all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "CheckpointError", "load_checkpoint"]
@@ -94,11 +93,7 @@ class TrainConfig:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def save_checkpoint(path, state: dict) -> Path:

@@ -8,7 +8,6 @@ Every loader returns an :class:`ImageDataset`: images as a float tensor of shape
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .._io import file_digest
 
 __all__ = [
     "ImageDataset",
@@ -132,11 +133,7 @@ def load_mnist_5k() -> ImageDataset:
 
 
 def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "md5")
 
 
 def _find(folder: Path, stem: str) -> Path:

@@ -18,24 +18,16 @@ def _groups(c: int) -> int:
 
 
 class _Block(nn.Module):
-    """conv → + Dense(time embedding) → GroupNorm → SiLU: h_i = Conv2D(h_{i-1}) + Dense(emb(t)) (000 §3.1)."""
+    """conv → + Dense(time embedding) → GroupNorm → SiLU: h_i = Conv2D(h_{i-1}) + Dense(emb(t)) (000 §3.1).
 
-    def __init__(self, c_in, c_out, emb_dim, stride=1):
+    ``up=True`` uses a transposed convolution that doubles height and width."""
+
+    def __init__(self, c_in, c_out, emb_dim, stride=1, up=False):
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-        self.dense = nn.Linear(emb_dim, c_out)
-        self.norm = nn.GroupNorm(_groups(c_out), c_out)
-        self.act = nn.SiLU()
-
-    def forward(self, h, emb):
-        h = self.conv(h) + append_dims(self.dense(emb), 4)
-        return self.act(self.norm(h))
-
-
-class _UpBlock(nn.Module):
-    def __init__(self, c_in, c_out, emb_dim):
-        super().__init__()
-        self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)  # doubles H, W
+        if up:
+            self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
+        else:
+            self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
         self.dense = nn.Linear(emb_dim, c_out)
         self.norm = nn.GroupNorm(_groups(c_out), c_out)
         self.act = nn.SiLU()
@@ -73,9 +65,9 @@ class ScoreNet(nn.Module):
         self.enc1 = _Block(c0, c1, embed_dim, stride=2)
         self.enc2 = _Block(c1, c2, embed_dim, stride=2)
         self.mid = _Block(c2, c2, embed_dim)
-        self.up1 = _UpBlock(c2, c1, embed_dim)
+        self.up1 = _Block(c2, c1, embed_dim, up=True)
         self.dec1 = _Block(2 * c1, c1, embed_dim)
-        self.up0 = _UpBlock(c1, c0, embed_dim)
+        self.up0 = _Block(c1, c0, embed_dim, up=True)
         self.dec0 = _Block(2 * c0, c0, embed_dim)
         self.out = nn.Conv2d(c0, c, 1)
 
