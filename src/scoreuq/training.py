@@ -228,7 +228,7 @@ class Trainer:
             loss = self._loss(batch)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
-                    f"loss became {float(loss)} at epoch {self.epoch + 1}; training stopped, the last good checkpoint"
+                    f"loss became {float(loss.detach())} at epoch {self.epoch + 1}; training stopped, the last good checkpoint"
                     f" ({self.checkpoint_path or 'none written'}) is kept. Lower lr (now {c.lr:g}) or set grad_clip."
                 )
             self.optimizer.zero_grad(set_to_none=True)
