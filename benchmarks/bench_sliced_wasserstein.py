@@ -4,26 +4,12 @@
 Prints the median time of each over repeats, the speed ratio, and the two values.
 """
 import argparse
-import statistics
-import time
 
-import numpy as np
 import ot
 import torch
+from _timing import interleaved, median_ratio
 
 from scoreuq.metrics import random_directions, sliced_wasserstein
-
-
-def timeit(fn, repeats):
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), out
 
 
 def main():
@@ -40,14 +26,21 @@ def main():
     th = random_directions(args.d, args.L, generator=g)
     A, B, TH = a.numpy(), b.numpy(), th.numpy()
     ad, bd, thd = a.to(args.device), b.to(args.device), th.to(args.device)
-    t_ours, v_ours = timeit(lambda: sliced_wasserstein(ad, bd, projections=thd), args.repeats)
-    t_pot, v_pot = timeit(lambda: ot.sliced_wasserstein_distance(A, B, projections=TH, p=1), args.repeats)
+    res = interleaved(
+        {
+            "ours": lambda: sliced_wasserstein(ad, bd, projections=thd),
+            "pot": lambda: ot.sliced_wasserstein_distance(A, B, projections=TH, p=1),
+        },
+        args.repeats,
+    )
+    (t_ours, v_ours), (t_pot, v_pot) = ((res[k]["median"], res[k]["last"]) for k in ("ours", "pot"))
+    speedup = median_ratio(res, "pot", "ours")
     print(f"sliced W1, {args.n}x{args.d} vs {args.n}x{args.d} float32, {args.L} projections, torch threads={torch.get_num_threads()}, device={args.device}")
     print(f"  scoreuq : {t_ours * 1e3:8.1f} ms   value {v_ours:.6f}")
     print(f"  POT     : {t_pot * 1e3:8.1f} ms   value {float(v_pot):.6f}")
     v64 = sliced_wasserstein(a.double(), b.double(), projections=th.double())
     print(f"  float64 : value {v64:.6f} (scoreuq rel. error {abs(v_ours - v64) / v64:.1e}, POT {abs(float(v_pot) - v64) / v64:.1e})")
-    print(f"  speed-up: {t_pot / t_ours:.2f}x   relative difference of values {abs(v_ours - float(v_pot)) / float(v_pot):.2e}")
+    print(f"  speed-up: median {speedup[0]:.2f}x (rounds {speedup[1]:.2f}x .. {speedup[2]:.2f}x)   relative difference of values {abs(v_ours - float(v_pot)) / float(v_pot):.2e}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@
 """
 import argparse
 import math
-import time
 
 import torch
+from _timing import interleaved, median_ratio
 
 from scoreuq.nets import ScoreMLP
 from scoreuq.processes import OrnsteinUhlenbeck
@@ -43,27 +43,27 @@ def main():
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     proc = OrnsteinUhlenbeck(beta=1.0, sigma=math.sqrt(2.0), T=1.0)
     data = torch.randn(args.n, 2, generator=torch.Generator().manual_seed(0))
-    results = {}
-    for name in ("bare", "trainer", "bare", "trainer"):  # interleaved, best of two
-        torch.manual_seed(0)
-        model = ScoreMLP(2, 3, args.width)
-        t0 = time.perf_counter()
-        if name == "bare":
-            bare_loop(model, proc, data, args.epochs, args.batch, 1e-3, 0.999, 0)
-        else:
-            cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=1e-3, ema_decay=0.999, checkpoint_every=10**6)
-            Trainer(model, proc, data, cfg).fit()
-        dt = time.perf_counter() - t0
-        results[name] = min(results.get(name, math.inf), dt)
-    sps = {k: args.epochs * args.n / v for k, v in results.items()}
-    print(f"DSM training, ScoreMLP(2, 3x{args.width}), {args.n} points, batch {args.batch}, {args.epochs} epochs, threads={torch.get_num_threads()}")
-    print(f"  bare torch loop: {sps['bare']:10.0f} samples/s")
-    print(f"  scoreuq Trainer: {sps['trainer']:10.0f} samples/s")
-    print(f"  Trainer overhead: {100 * (results['trainer'] / results['bare'] - 1):+.1f}%")
 
+    def bare():
+        torch.manual_seed(0)
+        bare_loop(ScoreMLP(2, 3, args.width), proc, data, args.epochs, args.batch, 1e-3, 0.999, 0)
+
+    def trainer():
+        torch.manual_seed(0)
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=1e-3, ema_decay=0.999, checkpoint_every=10**6)
+        Trainer(ScoreMLP(2, 3, args.width), proc, data, cfg).fit()
+
+    res = interleaved({"bare": bare, "trainer": trainer}, args.repeats, warmup=False)
+    med, lo, hi = median_ratio(res, "trainer", "bare")
+    sps = {k: args.epochs * args.n / res[k]["median"] for k in res}
+    print(f"DSM training, ScoreMLP(2, 3x{args.width}), {args.n} points, batch {args.batch}, {args.epochs} epochs, threads={torch.get_num_threads()}")
+    print(f"  bare torch loop: {sps['bare']:10.0f} samples/s (median of {args.repeats})")
+    print(f"  scoreuq Trainer: {sps['trainer']:10.0f} samples/s")
+    print(f"  Trainer overhead: median {100 * (med - 1):+.1f}% (per-round range {100 * (lo - 1):+.1f}% .. {100 * (hi - 1):+.1f}%)")
 
 if __name__ == "__main__":
     main()

@@ -37,14 +37,30 @@ def test_demo_runs_and_writes_outputs(tmp_path, capsys):
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary files left behind"
 
 
-@pytest.mark.parametrize("argv", [["demo", "--n", "0"], ["demo", "--steps", "-3"], ["nope"]])
-def test_bad_cli_input_exits_2_and_writes_nothing(argv, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "--n", "0"], "--n must be an integer >= 1, got '0'"),
+        (["demo", "--steps", "-3"], "--steps must be an integer >= 1, got '-3'"),
+        (["demo", "--n", "many"], "--n must be an integer >= 1, got 'many'"),
+        (["nope"], "invalid choice: 'nope'"),
+    ],
+)
+def test_bad_cli_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys):
     out = tmp_path / "never"
     with pytest.raises(SystemExit) as exc:
         main(argv + ["--out", str(out)] if argv[0] == "demo" else argv)
     assert exc.value.code == 2
-    assert "--n" in capsys.readouterr().err or argv[0] != "demo" or "--steps" in argv
+    assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_out_pointing_at_a_file_exits_2(tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("keep me")
+    assert main(["demo", "--n", "10", "--out", str(f)]) == 2
+    assert "--out must be a directory" in capsys.readouterr().err
+    assert f.read_text() == "keep me"
 
 
 def test_cli_entry_point_subprocess(tmp_path):

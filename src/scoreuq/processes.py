@@ -69,12 +69,20 @@ class ForwardProcess:
         raise NotImplementedError
 
     # ----------------------------------------------------------------- derived
-    def _t(self, t, x: torch.Tensor) -> torch.Tensor:
-        return as_time(t, x.shape[0], like=x, T=self.T)
+    def _t(self, t, x: torch.Tensor, check: bool = True) -> torch.Tensor:
+        if check:
+            return as_time(t, x.shape[0], like=x, T=self.T)
+        return t  # the caller guarantees a valid tensor of shape (n,)
 
-    def sde(self, x: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
-        """``drift, diffusion = process.sde(x, t)``: :math:`f(x, t)` shaped like ``x`` and :math:`g(t)` of shape ``(n,)``."""
-        t = self._t(t, x)
+    def sde(self, x: torch.Tensor, t, *, check_time: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``drift, diffusion = process.sde(x, t)``: :math:`f(x, t)` shaped like ``x`` and :math:`g(t)` of shape ``(n,)``.
+
+        ``check_time=False`` skips the validation of ``t`` (which must then already be a tensor
+        of shape ``(n,)`` in ``[0, T]``): samplers validate their time grid once, and re-checking
+        it at every step cost about 10% of the wall time with a small network
+        (benchmarks/bench_pc_sampler.py).
+        """
+        t = self._t(t, x, check_time)
         return self.drift(x, t), self.diffusion(t)
 
     def marginal(self, x0: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,16 +112,16 @@ class ForwardProcess:
             raise ValueError("t must be > 0 for the transition score (the transition law is a point mass at t = 0)")
         return -(x - mean) / append_dims(std, x.ndim) ** 2
 
-    def reverse_drift(self, x: torch.Tensor, t, score: torch.Tensor) -> torch.Tensor:
+    def reverse_drift(self, x: torch.Tensor, t, score: torch.Tensor, *, check_time: bool = True) -> torch.Tensor:
         r"""Drift of the reverse-time SDE (Anderson 1982; thesis (003) eq. 2.18),
         :math:`f(x,t) - g(t)^2 \nabla_x\log p_t(x)`, to be integrated backwards in time."""
-        f, g = self.sde(x, t)
+        f, g = self.sde(x, t, check_time=check_time)
         return f - append_dims(g, x.ndim) ** 2 * score
 
-    def probability_flow_drift(self, x: torch.Tensor, t, score: torch.Tensor) -> torch.Tensor:
+    def probability_flow_drift(self, x: torch.Tensor, t, score: torch.Tensor, *, check_time: bool = True) -> torch.Tensor:
         r"""Drift of the probability-flow ODE (Song et al. 2021, eq. 13),
         :math:`f(x,t) - \tfrac12 g(t)^2 \nabla_x\log p_t(x)`."""
-        f, g = self.sde(x, t)
+        f, g = self.sde(x, t, check_time=check_time)
         return f - 0.5 * append_dims(g, x.ndim) ** 2 * score
 
     def corrector_alpha(self, t: torch.Tensor, dt: float) -> torch.Tensor:

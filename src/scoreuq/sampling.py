@@ -81,15 +81,12 @@ def _finish(x, path, ts, return_trajectory):
 
 def _em_step(score_fn, process, x, t, dt, generator, noise: bool):
     """One Euler–Maruyama step of the reverse SDE from t to t - dt; returns (x, x_mean).
-
-    Calls the process's primitives ``drift`` and ``diffusion`` directly: the time grid was
-    validated once in ``_setup``, and re-validating it at every step (as ``process.sde`` does)
-    cost about 10% of the wall time of a small network (benchmarks/bench_pc_sampler.py)."""
+    The grid was validated once in ``_setup``, hence ``check_time=False`` in the hot loop."""
     s, tt = _score(score_fn, x, t)
-    g = append_dims(process.diffusion(tt), x.ndim)
-    x_mean = x - (process.drift(x, tt) - g * g * s) * dt
+    x_mean = x - process.reverse_drift(x, tt, s, check_time=False) * dt
     if not noise:
         return x_mean, x_mean
+    g = append_dims(process.diffusion(tt), x.ndim)
     return x_mean + g * math.sqrt(dt) * _randn(x, generator), x_mean
 
 
@@ -203,7 +200,7 @@ def probability_flow(
 
     def v(y, t):
         s, tt = _score(score_fn, y, t)
-        return process.probability_flow_drift(y, tt, s)
+        return process.probability_flow_drift(y, tt, s, check_time=False)
 
     for k in range(steps):
         t, t_next = float(ts[k]), float(ts[k + 1])
