@@ -5,6 +5,8 @@ import numpy as np
 import ot
 import pytest
 import torch
+
+import scoreuq as su
 from scipy import integrate, optimize, stats
 
 from scoreuq import metrics
@@ -263,3 +265,52 @@ def test_circle_metrics_ordering():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_c1_is_circular_and_literal_definition_kept():
+    """A sample concentrated on the training points (one at angle 0) must score far better than a
+    uniform one; the literal [0, 2pi) definition charges the half of the cluster at angle 0 that
+    lies below 2pi for crossing the cut (about 2pi/16), the circular W1 does not."""
+    import math
+
+    import ot
+
+    circ = su.data.Circle(8)
+    train = circ.train_points()
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, 8, (2000,), generator=g)
+    mem = train[idx] + 0.02 * torch.randn(2000, 2, generator=g, dtype=torch.float64)
+    uni = circ.sample(2000, generator=g, dtype=torch.float64)
+    assert su.metrics.c1(mem, train) < 0.5 * su.metrics.c1(uni, train)
+    assert su.metrics.c1(mem, train, circular=False) > 0.3 > 3 * su.metrics.c1(mem, train)
+    # angle part against POT's circle W1 computed on the raw coordinates
+    _, a = su.metrics.polar(mem)
+    _, b = su.metrics.polar(train)
+    r_part = su.metrics.wasserstein_1d(su.metrics.polar(mem)[0], su.metrics.polar(train)[0])
+    want = float(ot.wasserstein_circle(ot.utils.get_coordinate_circle(mem.numpy())[:, None], ot.utils.get_coordinate_circle(train.numpy())[:, None], p=1)[0]) * 2 * math.pi
+    assert su.metrics.c1(mem, train) - r_part == pytest.approx(want, rel=1e-6)
+    del a, b
+
+
+def test_frechet_distance_is_squared_w2_of_fitted_gaussians():
+    from scoreuq.metrics.fid import FeatureClassifier
+
+    torch.manual_seed(0)
+    clf = FeatureClassifier((1, 8, 8), 10, num_features=16).eval()
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(400, 1, 8, 8, generator=g)
+    fake = (torch.rand(300, 1, 8, 8, generator=g) * 0.7 + 0.1)
+    fd = su.metrics.frechet_distance(real, fake, clf)
+    with torch.no_grad():
+        fr, ff = clf(real).double(), clf(fake).double()
+    w2 = su.metrics.w2_gaussian(fr.mean(0), torch.cov(fr.T), ff.mean(0), torch.cov(ff.T))
+    assert fd == pytest.approx(w2**2, rel=1e-3, abs=1e-6)
+    assert su.metrics.frechet_distance(real, real, clf) == pytest.approx(0.0, abs=1e-4)
+
+
+def test_feature_classifier_learns_digits():
+    d = su.data.load_digits()
+    model, acc = su.metrics.train_feature_classifier(d.images[:1400], d.labels[:1400], epochs=20, seed=0,
+                                                     test_images=d.images[1400:], test_labels=d.labels[1400:])
+    assert acc > 0.8
+    assert su.metrics.classify(model, d.images[:5]).shape == (5,)

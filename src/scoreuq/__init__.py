@@ -7,7 +7,7 @@
 
 Importing scoreuq loads torch and numpy only: no matplotlib, Dask, POT or scipy.stats.
 """
-from . import data, losses, metrics, nets, processes, sampling, training
+from . import data, losses, metrics, nets, processes, runs, sampling, training
 from .processes import VESDE, VPSDE, ForwardProcess, OrnsteinUhlenbeck
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "training",
     "processes",
     "sampling",
+    "runs",
     "ForwardProcess",
     "OrnsteinUhlenbeck",
     "VPSDE",

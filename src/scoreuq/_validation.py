@@ -35,6 +35,8 @@ def append_dims(v: torch.Tensor, ndim: int) -> torch.Tensor:
 
 
 def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, (str, bytes, bool)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

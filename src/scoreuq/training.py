@@ -21,7 +21,7 @@ from . import losses
 from ._io import atomic_write, atomic_write_text, file_digest
 from ._validation import check_in_range, check_positive
 
-__all__ = ["TrainConfig", "Trainer", "TrainingDiverged", "CheckpointError", "load_checkpoint"]
+__all__ = ["TrainConfig", "Trainer", "PushforwardTrainer", "TrainingDiverged", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -68,21 +68,21 @@ class TrainConfig:
     def __post_init__(self):
         _pos_int("epochs", self.epochs)
         _pos_int("batch_size", self.batch_size)
-        check_positive("lr", self.lr)
+        object.__setattr__(self, "lr", check_positive("lr", self.lr))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         if self.objective not in losses.OBJECTIVES:
             raise ValueError(f"objective must be one of {sorted(losses.OBJECTIVES)}, got {self.objective!r}")
         if self.weighting not in losses.WEIGHTINGS:
             raise ValueError(f"weighting must be one of {losses.WEIGHTINGS}, got {self.weighting!r}")
-        check_positive("t_min", self.t_min)
-        check_in_range("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
+        object.__setattr__(self, "t_min", check_positive("t_min", self.t_min))
+        object.__setattr__(self, "ema_decay", check_in_range("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True))
         _pos_int("checkpoint_every", self.checkpoint_every)
         _pos_int("eval_every", self.eval_every, minimum=0)
         _pos_int("patience", self.patience, minimum=0)
         _pos_int("n_probes", self.n_probes)
         if self.grad_clip is not None:
-            check_positive("grad_clip", self.grad_clip)
+            object.__setattr__(self, "grad_clip", check_positive("grad_clip", self.grad_clip))
         if self.trace not in ("exact", "hutchinson"):
             raise ValueError(f"trace must be 'exact' or 'hutchinson', got {self.trace!r}")
         if self.patience and not (self.early_stopping_metric and self.eval_every):
@@ -179,7 +179,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self._optimizer_state(),
             "rng": self.generator.get_state(),
             "epoch": self.epoch,
             "loss": list(self.history.loss),
@@ -187,6 +187,12 @@ class Trainer:
             "bad_evals": self._bad_evals,
             "config": {k: v for k, v in self.config.to_dict().items() if v is not None},
         }
+
+    def _optimizer_state(self):
+        return self.optimizer.state_dict()
+
+    def _load_optimizer_state(self, state) -> None:
+        self.optimizer.load_state_dict(state)
 
     def save(self) -> Path | None:
         if self.checkpoint_path is None:
@@ -198,12 +204,12 @@ class Trainer:
         try:
             self.model.load_state_dict(st["model"])
             self.ema.load_state_dict(st["ema"])
-            self.optimizer.load_state_dict(st["optimizer"])
+            self._load_optimizer_state(st["optimizer"])
             self.generator.set_state(st["rng"])
             self.epoch = int(st["epoch"])
             self.history.loss = [float(v) for v in st["loss"]]
             self._best, self._bad_evals = float(st["best"]), int(st["bad_evals"])
-        except (KeyError, RuntimeError) as exc:
+        except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not fit this model or trainer: {exc}") from None
 
     # ------------------------------------------------------------------ training
@@ -225,21 +231,29 @@ class Trainer:
         self.model.train()
         for i in range(0, n, c.batch_size):
             batch = self.data[perm[i : i + c.batch_size]]
-            loss = self._loss(batch)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {float(loss.detach())} at epoch {self.epoch + 1}; training stopped, the last good checkpoint"
-                    f" ({self.checkpoint_path or 'none written'}) is kept. Lower lr (now {c.lr:g}) or set grad_clip."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-            self.optimizer.step()
+            loss = self._step(batch)
             self.ema.update_parameters(self.model)
-            total += float(loss.detach()) * batch.shape[0]
+            total += float(loss) * batch.shape[0]
             count += batch.shape[0]
         return total / count
+
+    def _diverged(self, loss) -> TrainingDiverged:
+        return TrainingDiverged(
+            f"loss became {float(loss.detach())} at epoch {self.epoch + 1}; training stopped, the last good checkpoint"
+            f" ({self.checkpoint_path or 'none written'}) is kept. Lower lr (now {self.config.lr:g}) or set grad_clip."
+        )
+
+    def _step(self, batch) -> torch.Tensor:
+        """One optimisation step on ``batch``; returns the detached loss."""
+        loss = self._loss(batch)
+        if not torch.isfinite(loss):
+            raise self._diverged(loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return loss.detach()
 
     def fit(self, *, resume: bool = True) -> History:
         """Train until ``config.epochs`` (or early stopping); resumes from the last checkpoint if one exists."""
@@ -283,3 +297,52 @@ class Trainer:
         else:
             self._bad_evals += 1
         return self._bad_evals >= self.config.patience
+
+
+class PushforwardTrainer(Trainer):
+    """Train a push-forward baseline (:class:`scoreuq.nets.GAN` or :class:`scoreuq.nets.VAE`)
+    with the conventions of :class:`Trainer`: the same config (``objective``, ``weighting``,
+    ``t_min`` and ``trace`` are not used), seeds, EMA, atomic SHA-256-checked checkpoints,
+    ``fit(resume=True)``, the NaN guard and early stopping. One Adam optimiser per entry of
+    ``model.parameter_groups()``; ``model.step`` performs the update. Sample from
+    ``trainer.ema.module.sample(n, generator=g)``.
+    """
+
+    def __init__(self, model, data: torch.Tensor, config: TrainConfig, *, run_dir=None, eval_fn: Callable | None = None):
+        if not torch.is_tensor(data) or data.ndim != 2 or data.shape[0] < 1:
+            raise ValueError("data must be a tensor of shape (N, d) with N >= 1; flatten images first")
+        if not bool(torch.isfinite(data).all()):
+            raise ValueError("data contains NaN or infinite values")
+        if data.shape[1] != model.dim:
+            raise ValueError(f"the model does not fit data of shape {tuple(data.shape[1:])}: it generates vectors of dimension {model.dim}")
+        self.model, self.process, self.data, self.config = model, None, data, config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.true_score, self.eval_fn = None, eval_fn
+        self.optimizers = {k: torch.optim.Adam(p, lr=config.lr) for k, p in model.parameter_groups().items()}
+        self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.generator = torch.Generator(device=data.device).manual_seed(config.seed)
+        self.epoch = 0
+        self.history = History()
+        self._best = math.inf
+        self._bad_evals = 0
+
+    def _optimizer_state(self):
+        return {k: o.state_dict() for k, o in self.optimizers.items()}
+
+    def _load_optimizer_state(self, state) -> None:
+        if set(state) != set(self.optimizers):
+            raise KeyError(f"optimizers {sorted(state)} in the checkpoint, {sorted(self.optimizers)} expected")
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state[k])
+
+    def _step(self, batch) -> torch.Tensor:
+        # dropout draws from the global RNG: seed it from the trainer's generator inside a fork,
+        # so a resumed run repeats the same masks and the global state is left untouched
+        seed = int(torch.randint(2**62, (1,), generator=self.generator, device=self.generator.device))
+        devices = [batch.device] if batch.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            loss = self.model.step(batch, self.optimizers, self.generator)
+        if not torch.isfinite(loss):
+            raise self._diverged(loss)
+        return loss

@@ -3,6 +3,7 @@
 Importing this package pulls neither POT nor scipy; they load on first use.
 """
 from .circle import c1, c2, polar, w1_to_uniform
+from .fid import FeatureClassifier, classify, frechet_distance, train_feature_classifier
 from .gaussian import kl_gaussian, tv_bound_gaussian, tv_bound_gaussian_1d, w1_gaussian_1d, w2_gaussian
 from .kernel import median_bandwidth, mmd
 from .wasserstein import ConvergenceError, random_directions, sliced_wasserstein, wasserstein, wasserstein_1d
@@ -24,4 +25,8 @@ __all__ = [
     "c1",
     "c2",
     "w1_to_uniform",
+    "frechet_distance",
+    "FeatureClassifier",
+    "train_feature_classifier",
+    "classify",
 ]

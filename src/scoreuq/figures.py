@@ -1,0 +1,129 @@
+"""Figures for runs and reports: loss curves, 2-D scatter and heat maps, image grids and the
+learned score field (as in thesis (003) Figures 3.2–3.3). Every function writes a PNG
+atomically and returns its path; matplotlib is imported here only, with the Agg backend.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ._io import atomic_write
+
+__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> Path:
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def loss_curve(losses, path, *, title: str = "training loss") -> Path:
+    """Mean loss per epoch (log scale when all positive)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(range(1, len(losses) + 1), losses, lw=1.2)
+    if len(losses) and min(losses) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def scatter(panels: dict, path, *, heatmap: bool = False, bins: int = 80) -> Path:
+    """One panel per ``name -> (n, 2) tensor``: a scatter plot, or a 2-D histogram when ``heatmap``.
+    Points beyond two dimensions are shown by their first two coordinates."""
+    plt = _plt()
+    k = len(panels)
+    fig, axes = plt.subplots(1, k, figsize=(3.6 * k, 3.6), sharex=True, sharey=True, squeeze=False)
+    allx = torch.cat([torch.as_tensor(v, dtype=torch.float64)[:, :2] for v in panels.values()])
+    lo, hi = allx.min(0).values, allx.max(0).values
+    pad = 0.05 * (hi - lo).clamp_min(1e-9)
+    rng = [[float(lo[0] - pad[0]), float(hi[0] + pad[0])], [float(lo[1] - pad[1]), float(hi[1] + pad[1])]]
+    for ax, (title, x) in zip(axes[0], panels.items()):
+        x = torch.as_tensor(x, dtype=torch.float64)[:, :2].numpy()
+        if heatmap:
+            ax.hist2d(x[:, 0], x[:, 1], bins=bins, range=rng, cmap="viridis")
+        else:
+            ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.5)
+        ax.set_title(title)
+        ax.set_aspect("equal")
+    return _save(fig, path)
+
+
+def image_grid(images, path, *, nrow: int = 10, title: str | None = None) -> Path:
+    """Images ``(n, 1, H, W)`` in [0, 1] (values are clipped) as a grid."""
+    plt = _plt()
+    x = torch.as_tensor(images).detach().float().clamp(0, 1).cpu()
+    n = x.shape[0]
+    ncol = min(nrow, n)
+    nr = (n + ncol - 1) // ncol
+    _, c, h, w = x.shape
+    canvas = torch.full((nr * (h + 1) + 1, ncol * (w + 1) + 1), 0.3)
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + q * (w + 1): 1 + q * (w + 1) + w] = x[i].mean(0)
+    fig, ax = plt.subplots(figsize=(0.5 * ncol + 0.5, 0.5 * nr + 0.5))
+    ax.imshow(canvas.numpy(), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+@torch.no_grad()
+def score_field(score_fn, t: float, path, *, bounds=None, points=None, grid: int = 25, title: str | None = None) -> Path:
+    r"""Quiver plot of a 2-D score field :math:`s(x, t)` on a grid (003 Figures 3.2–3.3), arrows
+    scaled to unit length and coloured by :math:`\log\|s\|`; ``points`` (e.g. the training set)
+    are overlaid."""
+    plt = _plt()
+    if bounds is None:
+        if points is None:
+            bounds = (-3.0, 3.0, -3.0, 3.0)
+        else:
+            p = torch.as_tensor(points, dtype=torch.float64)
+            lo, hi = p.min(0).values, p.max(0).values
+            pad = 0.3 * (hi - lo).max().clamp_min(1.0)
+            bounds = (float(lo[0] - pad), float(hi[0] + pad), float(lo[1] - pad), float(hi[1] + pad))
+    xs = torch.linspace(bounds[0], bounds[1], grid)
+    ys = torch.linspace(bounds[2], bounds[3], grid)
+    X, Y = torch.meshgrid(xs, ys, indexing="xy")
+    pts = torch.stack([X.flatten(), Y.flatten()], 1)
+    s = score_fn(pts, torch.full((pts.shape[0],), float(t)))
+    s = torch.as_tensor(s, dtype=torch.float64).cpu()
+    norm = s.norm(dim=1).clamp_min(1e-12)
+    u = (s / norm[:, None]).numpy()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.quiver(pts[:, 0].numpy(), pts[:, 1].numpy(), u[:, 0], u[:, 1], torch.log(norm).numpy(), cmap="viridis", scale=grid * 1.2)
+    if points is not None:
+        p = torch.as_tensor(points, dtype=torch.float64)
+        ax.scatter(p[:, 0].numpy(), p[:, 1].numpy(), c="red", s=12, zorder=3)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"score field at t = {t:g}")
+    return _save(fig, path)
+
+
+def samples_figure(samples, path, *, reference=None, image_shape=None, title: str = "samples") -> Path:
+    """The natural picture of a sample: an image grid for images, else scatter panels (with the reference)."""
+    if image_shape is not None:
+        x = torch.as_tensor(samples)[:100].reshape(-1, *image_shape)
+        return image_grid(x, path, title=title)
+    panels = {title: torch.as_tensor(samples)}
+    if reference is not None:
+        panels = {"reference": torch.as_tensor(reference), **panels}
+    return scatter(panels, path)

@@ -1,0 +1,194 @@
+"""Runs and the train / sample / evaluate CLI: validation before work, files, resumption, acceptance checks."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import scoreuq as su
+from scoreuq.cli import main
+from scoreuq.runs import ConfigError, RunConfig
+
+TINY = {
+    "name": "tiny",
+    "seed": 0,
+    "data": {"name": "gaussian_mixture", "n_train": 256, "n_test": 256},
+    "process": {"name": "ou", "params": {"T": 4.0}},
+    "model": {"kind": "mlp", "params": {"preset": "2L32N", "activation": "silu"}},
+    "train": {"epochs": 3, "batch_size": 64, "checkpoint_every": 1},
+    "sample": {"sampler": "em", "steps": 20, "n": 200},
+}
+
+
+def _write(tmp_path, cfg, name="c.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def _with(cfg, section, **kw):
+    out = json.loads(json.dumps(cfg))
+    if section is None:
+        out.update(kw)
+    else:
+        out.setdefault(section, {}).update(kw)
+    return out
+
+
+@pytest.mark.parametrize(
+    "section, change, field",
+    [
+        ("train", {"lrr": 1e-3}, "train.lrr"),
+        (None, {"trian": {}}, "trian"),
+        ("train", {"lr": 0.0}, "lr"),
+        ("train", {"lr": -1e-3}, "lr"),
+        ("train", {"epochs": 0}, "epochs"),
+        ("model", {"kind": "scorenet"}, "model.kind"),
+        ("model", {"params": {"preset": "3L16N", "widht": 3}}, "model.params"),
+        ("data", {"name": "digits", "keep_ratio": 0.0}, "data.keep_ratio"),
+        ("process", {"params": {"beta": -1.0}}, "beta"),
+        ("sample", {"sampler": "rk4"}, "sample.sampler"),
+        ("sample", {"t_min": 5.0}, "t_min"),
+    ],
+)
+def test_bad_configs_exit_2_before_any_work(tmp_path, capsys, section, change, field):
+    cfg = _with(TINY, section, **change)
+    out = tmp_path / "runs"
+    rc = main(["train", str(_write(tmp_path, cfg)), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert field in err
+    assert not out.exists()  # nothing written
+
+
+def test_yaml_exponent_without_dot_is_a_number(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(TINY).replace("batch_size: 64", "batch_size: 64\n  lr: 1e-3"))
+    assert su.runs.load_config(p).train.lr == pytest.approx(1e-3)
+
+
+def test_train_seed_follows_run_seed():
+    assert RunConfig.from_dict(_with(TINY, None, seed=7)).train.seed == 7
+    assert RunConfig.from_dict(_with(_with(TINY, None, seed=7), "train", seed=3)).train.seed == 3
+
+
+def test_dry_run_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", str(_write(tmp_path, TINY)), "--out", str(out), "--dry-run"]) == 0
+    assert "nothing written" in capsys.readouterr().out
+    assert not out.exists()
+
+
+def test_train_sample_evaluate_cli(tmp_path, capsys):
+    out = tmp_path / "runs"
+    cfg = _write(tmp_path, TINY)
+    assert main(["train", str(cfg), "--out", str(out), "--quiet"]) == 0
+    assert main(["train", str(cfg), "--out", str(out), "--quiet"]) == 0
+    run_dirs = sorted(p.name for p in out.iterdir())
+    assert run_dirs == ["00000-tiny", "00001-tiny"]  # auto-numbered
+    rd = out / "00000-tiny"
+    for f in ("config.yaml", "checkpoints/last.pt", "checkpoints/last.pt.sha256", "history.json", "loss.png", "samples.png", "score_field.png"):
+        assert (rd / f).is_file(), f
+    resolved = yaml.safe_load((rd / "config.yaml").read_text())
+    assert resolved["train"]["lr"] == 1e-3 and resolved["sample"]["snr"] == 0.16  # defaults filled in
+    assert len(json.loads((rd / "history.json").read_text())["loss"]) == 3
+
+    assert main(["sample", str(rd), "--n", "50", "--sampler", "ode", "--steps", "10", "--seed", "1"]) == 0
+    f = rd / "samples" / "ode-n50-seed1.safetensors"
+    assert f.is_file() and f.with_suffix(".png").is_file()
+    x = su.runs.run.load_samples(f)
+    assert x.shape == (50, 2) and torch.isfinite(x).all()
+
+    assert main(["evaluate", str(rd), "--samples", str(f)]) == 0
+    m = json.loads((rd / "metrics.json").read_text())
+    assert m["n_generated"] == 50
+    for k in ("w1", "sliced_w1", "mmd2"):
+        assert math.isfinite(m["generated_vs_heldout"][k]) and math.isfinite(m["floor"][k])
+    capsys.readouterr()
+    # the same seed gives the same samples
+    run = su.runs.load_run(rd)
+    assert torch.equal(su.runs.sample(run, n=20, seed=3), su.runs.sample(run, n=20, seed=3))
+
+
+def test_corrupted_checkpoint_is_reported_not_loaded(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", str(_write(tmp_path, TINY)), "--out", str(out), "--quiet"]) == 0
+    ck = out / "00000-tiny" / "checkpoints" / "last.pt"
+    raw = bytearray(ck.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    ck.write_bytes(bytes(raw))
+    capsys.readouterr()
+    assert main(["sample", str(out / "00000-tiny"), "--n", "5"]) == 2
+    assert "corrupted" in capsys.readouterr().err
+    assert not (out / "00000-tiny" / "samples").exists()
+
+
+def test_sampler_option_rejected_for_pushforward(tmp_path, capsys):
+    cfg = _with(TINY, "model", kind="vae", params={"latent_dim": 2, "encoder_widths": [16], "decoder_widths": [16]})
+    out = tmp_path / "runs"
+    assert main(["train", str(_write(tmp_path, cfg)), "--out", str(out), "--quiet"]) == 0
+    assert main(["sample", str(out / "00000-tiny"), "--n", "10", "--sampler", "pc"]) == 2
+    assert "push-forward" in capsys.readouterr().err
+    assert main(["sample", str(out / "00000-tiny"), "--n", "10"]) == 0
+
+
+def test_resume_into_existing_run_dir_continues(tmp_path):
+    cfg = RunConfig.from_dict(TINY)
+    d = su.runs.train(cfg, run_dir=tmp_path / "r", figures=False)
+    longer = cfg.replace(**{"train.epochs": 5})
+    with pytest.raises(ConfigError, match="different config"):
+        su.runs.train(longer, run_dir=d, figures=False)
+    ref = su.runs.train(longer, run_dir=tmp_path / "ref", figures=False)
+    # a run interrupted after 3 of 5 epochs (same seed) continues to the same weights
+    part = tmp_path / "part"
+    su.runs.train(cfg, run_dir=part, figures=False)
+    (part / "config.yaml").write_text(yaml.safe_dump(longer.to_dict(), sort_keys=False))
+    su.runs.train(longer, run_dir=part, figures=False)
+    a = su.runs.load_run(part).model.state_dict()
+    b = su.runs.load_run(ref).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_trained_gmm_reaches_exact_sampler_w1_within_factor_3(tmp_path):
+    """Acceptance: a 3L128N MLP trained with DSM on 2,000 points of the 3-mode 2-D mixture, PC sampler:
+    W1 to fresh true samples within 3x of the exact-score PC sampler's (measured ~2x)."""
+    cfg = su.runs.load_config(Path(__file__).parents[1] / "configs" / "gmm.yaml")
+    cfg = cfg.replace(**{"train.epochs": 200, "sample.steps": 200})
+    run_dir = su.runs.train(cfg, run_dir=tmp_path / "gmm", figures=False)
+    run = su.runs.load_run(run_dir)
+    gm = run.data.truth
+    g = torch.Generator().manual_seed(5)
+    exact = su.sampling.predictor_corrector(gm.score_fn(run.process), run.process, (2000, 2), steps=200, generator=g, dtype=torch.float64)
+    ref = gm.sample(2000, generator=g, dtype=torch.float64)
+    w_model = su.metrics.wasserstein(su.runs.sample(run, n=2000, seed=5).double(), ref)
+    w_exact = su.metrics.wasserstein(exact, ref)
+    assert w_model < 3 * w_exact, (w_model, w_exact)
+
+
+@pytest.mark.slow
+def test_circle_generalises_beyond_the_8_training_points():
+    """003 §3.2: trained with DSM on 8 points, the EM samples spread over the whole circle.
+
+    Measured against the exact empirical score (which reproduces the training set), the
+    trained model's C2 to the true circle is far smaller and its C1 to the training points
+    larger. (Late memorisation, 003 Fig. 3.3 at 11,000 epochs, did not appear within CPU
+    budgets of up to 12,000 steps here; see the closing note of issue 3.)"""
+    circ = su.data.Circle(8)
+    ou = su.processes.OrnsteinUhlenbeck(alpha=0.0, beta=1.0, sigma=2**0.5, T=1.0)
+    train = circ.train_points(torch.float32)
+    torch.manual_seed(0)
+    model = su.nets.NoisePredictionScore(su.nets.ScoreMLP(2, 3, 256, activation="silu"), ou)
+    cfg = su.training.TrainConfig(epochs=2500, batch_size=512, lr=1e-3, weighting="none", t_min=1e-3, ema_decay=0.99, checkpoint_every=10**6)
+    tr = su.training.Trainer(model, ou, train.repeat(64, 1), cfg)
+    tr.fit()
+    g = torch.Generator().manual_seed(1)
+    y = su.sampling.euler_maruyama(su.runs.score_fn_of(tr.ema.module), ou, (1000, 2), steps=100, t_min=1e-3, generator=g).double()
+    mem = su.sampling.euler_maruyama(su.data.Empirical(circ.train_points()).score_fn(ou), ou, (1000, 2), steps=100, t_min=1e-3,
+                                     generator=g, dtype=torch.float64)
+    c2_model, c2_mem = su.metrics.c2(y), su.metrics.c2(mem)
+    c1_model, c1_mem = su.metrics.c1(y, circ.train_points()), su.metrics.c1(mem, circ.train_points())
+    assert c2_model < 0.75 * c2_mem, (c2_model, c2_mem)
+    assert c1_model > c1_mem, (c1_model, c1_mem)
