@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_exact_w1.py
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_pc_sampler.py
+	$(PY) benchmarks/bench_lipschitz.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -7,12 +7,13 @@
 
 Importing scoreuq loads torch and numpy only: no matplotlib, Dask, POT or scipy.stats.
 """
-from . import data, losses, metrics, nets, processes, runs, sampling, training
+from . import bounds, data, losses, metrics, nets, processes, runs, sampling, training
 from .processes import VESDE, VPSDE, ForwardProcess, OrnsteinUhlenbeck
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "bounds",
     "data",
     "losses",
     "metrics",

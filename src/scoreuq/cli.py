@@ -141,6 +141,19 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_bound(args) -> int:
+    from . import runs
+
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
+    run = runs.load_run(args.run)
+    res = runs.bound(run, estimators=args.estimators, eps=args.eps, delta=args.delta, C=args.C, R=args.R, omega=args.omega,
+                     n_sub=args.n_sub, seeds=tuple(range(args.seeds)), d1=args.d1, kde_rule=args.kde_rule)
+    print(res["markdown"])
+    print(f"wrote {Path(args.run) / 'bound.json'} and {Path(args.run) / 'bound.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scoreuq", description="Uncertainty quantification for score-based generative models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -173,6 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_positive_int("--n"), default=None, help="samples to draw when --samples is not given")
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=_cmd_evaluate)
+
+    b = sub.add_parser("bound", help="the WUP bound of a trained run, every term with its estimator, and the audit")
+    b.add_argument("run", help="run directory")
+    b.add_argument("--estimators", choices=["faithful", "seminar", "both"], default="both")
+    b.add_argument("--eps", type=float, default=None, help="early-stopping time ε in (0, T) (default: the run's sample.t_min)")
+    b.add_argument("--delta", type=float, default=0.1, help="δ in (0, 1) (default 0.1)")
+    b.add_argument("--C", type=float, default=1.0, help="universal constant C > 0 (default 1)")
+    b.add_argument("--R", type=float, default=None, help="radius R > 0 (default: computed from the data)")
+    b.add_argument("--omega", type=float, default=1.0, help="ω > 0 (default 1)")
+    b.add_argument("--n-sub", type=_positive_int("--n-sub"), default=1000, help="subsample size of each W1 (default 1000)")
+    b.add_argument("--seeds", type=int, default=3, help="repeats for mean ± sd (default 3)")
+    b.add_argument("--d1", choices=["exact", "sliced"], default="exact")
+    b.add_argument("--kde-rule", choices=["scott", "silverman", "cv"], default="scott", help="KDE bandwidth for image data")
+    b.set_defaults(func=_cmd_bound)
     return p
 
 
