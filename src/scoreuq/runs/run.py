@@ -1,0 +1,404 @@
+"""One run: train → sample → evaluate, in an auto-numbered run directory.
+
+Layout of a run directory (every file written atomically)::
+
+    00003-circle/
+      config.yaml            the resolved config (all defaults filled in)
+      checkpoints/last.pt    model, EMA, optimiser, RNG, epoch (+ .sha256)
+      history.json           loss per epoch, evaluations
+      loss.png  samples.png  score_field.png (2-D score models)
+      samples/<sampler>-n<N>-seed<S>.safetensors
+      metrics.json           W1 / sliced W / MMD against held-out data (+ Fréchet distance for images)
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import sampling
+from .._io import atomic_write, atomic_write_json, atomic_write_text
+from ..training import PushforwardTrainer, Trainer
+from .build import RunData, build_data, build_model, build_process, check_model_fits, resolve_device
+from .config import SAMPLERS, ConfigError, RunConfig, load_config
+
+__all__ = ["Run", "prepare", "new_run_dir", "train", "load_run", "sample", "sample_to_file", "evaluate", "score_fn_of"]
+
+_RUN_RE = re.compile(r"^(\d{5})-")
+
+
+@dataclass
+class Run:
+    """A run rebuilt from its directory: config, process, data and the trained (EMA) model."""
+
+    config: RunConfig
+    process: object
+    data: RunData
+    model: torch.nn.Module
+    device: torch.device
+    dir: Path | None = None
+    trainer: object = None
+
+    @property
+    def is_score(self) -> bool:
+        return self.config.model.is_score
+
+
+def prepare(cfg: RunConfig) -> Run:
+    """Validate ``cfg`` fully and build its objects without training (this is ``--dry-run``)."""
+    device = resolve_device(cfg.device)
+    process = build_process(cfg)
+    rd = build_data(cfg)
+    model = build_model(cfg, process, rd)
+    check_model_fits(model, process, rd, cfg.model.kind)
+    if cfg.train.objective == "esm" and rd.truth is None and not rd.train.shape[0]:
+        raise ConfigError("train.objective esm needs a known score")
+    return Run(cfg, process, rd, model.to(device), device)
+
+
+def new_run_dir(root, name: str) -> Path:
+    """``root/NNNNN-name`` with NNNNN one more than the largest id already there (EDM's convention)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    ids = [int(m.group(1)) for p in root.iterdir() if (m := _RUN_RE.match(p.name))]
+    path = root / f"{(max(ids) + 1 if ids else 0):05d}-{name}"
+    path.mkdir()
+    return path
+
+
+def _to_yaml(cfg: RunConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def _true_score(run: Run):
+    """The exact score for ESM: the data law's when known, else the Gaussian-smoothed empirical law's."""
+    from ..data import Empirical
+
+    truth = run.data.truth
+    if truth is not None and hasattr(truth, "marginal_score"):
+        try:
+            return truth.score_fn(run.process)
+        except (AttributeError, NotImplementedError):
+            pass
+    return Empirical(run.data.train.flatten(1).double()).score_fn(run.process) if run.data.image_shape is None else \
+        _flat_score(Empirical(run.data.train.flatten(1).double()).score_fn(run.process), run.data.image_shape)
+
+
+def _flat_score(fn, shape):
+    def f(x, t):
+        return fn(x.flatten(1).double(), t.double()).reshape(x.shape).to(x.dtype)
+
+    return f
+
+
+def _make_trainer(run: Run, run_dir, progress: bool):
+    cfg = run.config
+    tcfg = cfg.train if not progress else type(cfg.train)(**{**cfg.train.to_dict(), "progress": True})
+    data = run.data.train.to(run.device)
+    if cfg.data.repeat > 1:
+        data = data.repeat(cfg.data.repeat, *([1] * (data.ndim - 1)))
+    if cfg.model.is_score:
+        ts = _true_score(run) if cfg.train.objective == "esm" else None
+        return Trainer(run.model, run.process, data, tcfg, run_dir=run_dir, true_score=ts)
+    return PushforwardTrainer(run.model, data.flatten(1), tcfg, run_dir=run_dir)
+
+
+def score_fn_of(model):
+    """``(x, t) -> s`` evaluating ``model`` in eval mode, in the model's dtype."""
+    model.eval()
+    dtype = next(model.parameters()).dtype
+
+    def fn(x, t):
+        return model(x.to(dtype), t.to(dtype)).to(x.dtype)
+
+    return fn
+
+
+def train(cfg: RunConfig, *, root="runs", run_dir=None, progress: bool = False, figures: bool = True) -> Path:
+    """Train the run of ``cfg``; resumes if ``run_dir`` already holds a checkpoint.
+
+    Writes the resolved config before training and the history and figures after.
+    Returns the run directory.
+    """
+    run = prepare(cfg)  # every check before the directory exists
+    if run_dir is None:
+        run_dir = new_run_dir(root, cfg.name)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.exists():
+        if load_config(cfg_path) != cfg:
+            raise ConfigError(f"{run_dir} holds a run with a different config; choose a new run directory")
+    else:
+        atomic_write_text(cfg_path, _to_yaml(cfg))
+    trainer = _make_trainer(run, run_dir, progress)
+    t0 = time.perf_counter()
+    hist = trainer.fit(resume=True)
+    atomic_write_json(run_dir / "history.json", {"loss": hist.loss, "evals": hist.evals, "stopped_early": hist.stopped_early,
+                                                 "epochs": trainer.epoch, "train_seconds_this_call": time.perf_counter() - t0})
+    run.model, run.trainer, run.dir = trainer.ema.module, trainer, run_dir
+    if figures:
+        _figures(run)
+    return run_dir
+
+
+def _figures(run: Run) -> None:
+    from .. import figures
+
+    d = run.dir
+    hist = run.trainer.history.loss
+    if hist:
+        figures.loss_curve(hist, d / "loss.png", title=f"{run.config.model.kind} · {run.config.train.objective if run.is_score else 'push-forward'} loss")
+    n = min(run.config.sample.n, 100 if run.data.image_shape is not None else 2000)
+    x = sample(run, n=n, seed=run.config.seed)
+    figures.samples_figure(x, d / "samples.png", reference=run.data.test[:n] if run.data.image_shape is None else None,
+                           image_shape=run.data.image_shape, title=f"generated ({run.config.sample.sampler if run.is_score else run.config.model.kind})")
+    if run.is_score and run.data.dim == 2:
+        t = max(run.config.sample.t_min, 0.01 * run.process.T)
+        figures.score_field(score_fn_of(run.model), t, d / "score_field.png", points=run.data.train[:500])
+
+
+def load_run(run_dir, *, use_ema: bool = True) -> Run:
+    """Rebuild a trained run from its directory (config.yaml and checkpoints/last.pt, checksum-verified)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml")
+    run = prepare(cfg)
+    trainer = _make_trainer(run, run_dir, progress=False)
+    if trainer.checkpoint_path is None or not trainer.checkpoint_path.exists():
+        raise ConfigError(f"{run_dir} has no checkpoint yet; train it first")
+    trainer.load()
+    run.model = trainer.ema.module if use_ema else trainer.model
+    run.model.eval()
+    run.trainer, run.dir = trainer, run_dir
+    return run
+
+
+def sample(run: Run, *, n: int | None = None, sampler: str | None = None, steps: int | None = None, seed: int = 0,
+           dtype=torch.float32, return_trajectory: bool = False):
+    """Draw ``n`` samples from a run's model: a reverse-SDE sampler for score models
+    (``pc``, ``em`` or ``ode``), the generator for push-forward models."""
+    c = run.config.sample
+    n = c.n if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n must be an integer >= 1, got {n!r}")
+    g = torch.Generator(device=run.device).manual_seed(seed)
+    if not run.is_score:
+        if sampler is not None:
+            raise ConfigError(f"--sampler does not apply to a push-forward model ({run.config.model.kind}); it samples its generator")
+        x = run.model.sample(n, generator=g, dtype=dtype, device=run.device)
+        return x.reshape(n, *run.data.train.shape[1:]).cpu()
+    sampler = sampler or c.sampler
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
+    steps = steps or c.steps
+    shape = (n, *run.data.train.shape[1:])
+    fn = score_fn_of(run.model)
+    kw = dict(steps=steps, t_min=c.t_min, generator=g, dtype=dtype, device=run.device, return_trajectory=return_trajectory)
+    if sampler == "pc":
+        out = sampling.predictor_corrector(fn, run.process, shape, snr=c.snr, **kw)
+    elif sampler == "em":
+        out = sampling.euler_maruyama(fn, run.process, shape, **kw)
+    else:
+        out = sampling.probability_flow(fn, run.process, shape, **kw)
+    return out if return_trajectory else out.cpu()
+
+
+def sample_to_file(run: Run, *, n=None, sampler=None, steps=None, seed: int = 0) -> Path:
+    """Sample and write ``samples/<sampler>-n<N>-seed<S>.safetensors`` and a figure beside it."""
+    from safetensors.torch import save_file
+
+    from .. import figures
+
+    x = sample(run, n=n, sampler=sampler, steps=steps, seed=seed)
+    tag = (sampler or run.config.sample.sampler) if run.is_score else run.config.model.kind
+    path = run.dir / "samples" / f"{tag}-n{x.shape[0]}-seed{seed}.safetensors"
+    path.parent.mkdir(exist_ok=True)
+    atomic_write(path, lambda tmp: save_file({"samples": x.contiguous()}, str(tmp), metadata={"sampler": tag, "seed": str(seed)}))
+    figures.samples_figure(x[:2000], path.with_suffix(".png"), reference=run.data.test[:2000] if run.data.image_shape is None else None,
+                           image_shape=run.data.image_shape, title=f"generated ({tag})")
+    return path
+
+
+def load_samples(path) -> torch.Tensor:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))["samples"]
+    except Exception as exc:
+        raise ConfigError(f"{path} is not a samples file written by scoreuq sample: {exc}") from None
+
+
+def _classifier(run: Run):
+    """The feature classifier of a run's image data, trained once and cached (safetensors) in the run directory."""
+    from safetensors.torch import load_file, save_file
+
+    from ..metrics.fid import FeatureClassifier, train_feature_classifier
+
+    rd = run.data
+    path = run.dir / "eval" / "classifier.safetensors" if run.dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            sd = load_file(str(path))
+            acc = float(sd.pop("__accuracy__"))
+            model = FeatureClassifier(rd.image_shape, int(rd.labels_full.max()) + 1)
+            model.load_state_dict(sd)
+            return model.eval().requires_grad_(False), acc
+        except Exception:
+            pass  # stale or foreign cache: retrain
+    train_x, train_y = _balanced_train(run)
+    model, acc = train_feature_classifier(train_x, train_y, seed=run.config.seed, test_images=rd.test, test_labels=rd.labels_test)
+    if path is not None:
+        path.parent.mkdir(exist_ok=True)
+        sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+        sd["__accuracy__"] = torch.tensor(acc)
+        atomic_write(path, lambda tmp: save_file(sd, str(tmp)))
+    return model, acc
+
+
+def _balanced_train(run: Run):
+    """All labelled images outside the held-out split (the classifier sees every class fully)."""
+    rd = run.data
+    mask = torch.ones(rd.full.shape[0], dtype=torch.bool)
+    # the held-out split is the first n_test of the seeded permutation used by build_data
+    from .build import _gen
+
+    perm = torch.randperm(rd.full.shape[0], generator=_gen(run.config.seed, 3))
+    mask[perm[: rd.test.shape[0]]] = False
+    return rd.full[mask], rd.labels_full[mask]
+
+
+def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max_exact: int = 2000, n_projections: int = 200) -> dict:
+    """Distances between generated samples and held-out data, with a noise floor.
+
+    ``w1`` is the exact W1 (POT) on at most ``max_exact`` points per side; ``sliced_w1`` uses
+    ``n_projections`` directions on all points; ``mmd2`` is the unbiased RBF MMD² at the median
+    bandwidth. The same metrics between the training set and the held-out set (``floor``)
+    show what a perfect model trained on these samples could reach. For the circle, C1 to
+    the training points and C2 to the true circle (003 Def. 4.1–4.2); for images, the
+    Fréchet distance on a feature classifier and the generated class shares.
+    """
+    from .. import metrics
+
+    if samples is None:
+        samples = sample(run, n=n, seed=seed)
+    x = torch.as_tensor(samples).float()
+    rd = run.data
+    if x.shape[1:] != rd.train.shape[1:]:
+        raise ConfigError(f"samples have shape {tuple(x.shape[1:])}, the run's data {tuple(rd.train.shape[1:])}")
+    if not bool(torch.isfinite(x).all()):
+        raise FloatingPointError("the samples contain NaN or infinite values")
+    g = torch.Generator().manual_seed(seed)
+    test = rd.test.float()
+    ref = rd.train.float()
+    if rd.truth is not None and rd.image_shape is None and rd.train.shape[0] < x.shape[0]:
+        ref_name = "fresh true sample"
+        ref = rd.truth.sample(min(x.shape[0], test.shape[0]), generator=g, dtype=torch.float32)
+    else:
+        ref_name = "training set"
+
+    def dists(a, b):
+        a2, b2 = a.flatten(1).double(), b.flatten(1).double()
+        ia = torch.randperm(a2.shape[0], generator=g)[:max_exact]
+        ib = torch.randperm(b2.shape[0], generator=g)[:max_exact]
+        return {
+            "w1": metrics.wasserstein(a2[ia], b2[ib]),
+            "sliced_w1": metrics.sliced_wasserstein(a2, b2, n_projections=n_projections, generator=g),
+            "mmd2": metrics.mmd(a2[ia], b2[ib], bandwidth="median", generator=g),
+        }
+
+    out = {"n_generated": int(x.shape[0]), "n_heldout": int(test.shape[0]), "max_exact": max_exact, "n_projections": n_projections,
+           "seed": seed, "estimators": {"w1": "exact W1 (POT emd2) on subsamples", "sliced_w1": "Monte-Carlo sliced W1",
+                                        "mmd2": "unbiased RBF MMD^2, median bandwidth"}}
+    out["generated_vs_heldout"] = dists(x, test)
+    out["floor"] = {"reference": ref_name, **dists(ref, test)}
+    if run.config.data.name == "circle":
+        out["circle"] = {"c1_to_train": metrics.c1(x.double(), rd.train.double()), "c2_to_circle": metrics.c2(x.double(), radius=rd.truth.radius)}
+    if rd.image_shape is not None:
+        clf, acc = _classifier(run)
+        pred = metrics.classify(clf, x)
+        k = int(rd.labels_full.max()) + 1
+        out["frechet"] = {"generated_vs_heldout": metrics.frechet_distance(test, x, clf), "floor": metrics.frechet_distance(test, ref, clf),
+                          "classifier_heldout_accuracy": acc, "features": f"{clf.num_features}-d penultimate layer of a small CNN"}
+        out["class_shares"] = {"generated": (torch.bincount(pred, minlength=k).double() / pred.numel()).tolist(),
+                               "train": (torch.bincount(rd.labels_train, minlength=k).double() / rd.labels_train.numel()).tolist()}
+    if run.dir is not None:
+        atomic_write_json(run.dir / "metrics.json", out)
+    return out
+
+
+def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
+          omega: float = 1.0, n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", kde_rule: str = "scott", n_generated: int | None = None,
+          lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True) -> dict:
+    """The WUP bound of a trained score run (faithful and/or seminar presets), with the audit.
+
+    π is the exact law for synthetic data and a Gaussian KDE of the whole labelled set for
+    images (bandwidth by ``kde_rule``, recorded). Writes ``bound.json`` and ``bound.md``.
+    """
+    from .. import bounds
+    from .._validation import check_in_range, check_positive
+
+    if estimators not in ("faithful", "seminar", "both"):
+        raise ConfigError(f"estimators must be 'faithful', 'seminar' or 'both', got {estimators!r}")
+    if not run.is_score:
+        raise ConfigError(f"the WUP bound is for score models; this run trains a {run.config.model.kind}")
+    T = run.process.T
+    eps = run.config.sample.t_min if eps is None else eps
+    check_in_range("eps", eps, 0.0, T, low_open=True, high_open=True)
+    check_in_range("delta", delta, 0.0, 1.0, low_open=True, high_open=True)
+    check_positive("C", C)
+    check_positive("omega", omega)
+    if R is not None:
+        check_positive("R", R)
+    if isinstance(n_sub, bool) or not isinstance(n_sub, int) or n_sub < 2:
+        raise ConfigError(f"n_sub must be an integer >= 2, got {n_sub!r}")
+    rd = run.data
+    kde_h = None
+    if rd.image_shape is not None:
+        kde, kde_h = bounds.kde_reference(rd.full, kde_rule, generator=torch.Generator().manual_seed(run.config.seed))
+        shape = rd.image_shape
+
+        class _Pi:  # the KDE on flattened pixels, sampled back as images
+            def sample(self, n, *, generator=None, dtype=None):
+                return kde.sample(n, generator=generator, dtype=dtype).reshape(n, *shape)
+
+        pi, pi_name = _Pi(), f"Gaussian KDE of the full {run.config.data.name} set ({rd.full.shape[0]} images, {kde_rule} bandwidth h={kde_h:.4g})"
+    else:
+        pi, pi_name = rd.truth, f"the exact law ({type(rd.truth).__name__})"
+    n_gen = n_generated or n_sub
+    gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32).double()
+    fn = score_fn_of(run.model.eval())  # float32 network derivatives; distances in float64
+    train = rd.train.float()
+    out = {"run": str(run.dir) if run.dir else None, "pi": pi_name, "kde_bandwidth": kde_h, "kde_rule": kde_rule if kde_h else None,
+           "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps}}
+    md = [f"# WUP bound of {run.dir.name if run.dir else 'run'}", "", f"π: {pi_name}; p_ref: the prior of {type(run.process).__name__}; "
+          f"π_N: {train.shape[0]} training points; m_g: {n_gen} samples ({run.config.sample.sampler}, {run.config.sample.steps} steps).", ""]
+    try:
+        if estimators in ("faithful", "both"):
+            rep = bounds.wup(fn, run.process, train, pi, eps=eps, delta=delta, C=C, R=R, omega=omega, generated=gen, n_sub=n_sub,
+                             seeds=tuple(seeds), d1=d1, lipschitz_kw=lipschitz_kw, c2_kw=c2_kw)
+            out["faithful"] = rep.to_dict()
+            md.append(rep.to_markdown())
+        if estimators in ("seminar", "both"):
+            if rd.labels_train is None:
+                if estimators == "seminar":
+                    raise ConfigError("the seminar preset needs labelled image data (its X4 compares class proportions)")
+                md.append("The seminar preset needs labelled image data; not computed for this run.\n")
+            else:
+                rep = bounds.wup_seminar(fn, run.process, train, rd.labels_train, rd.labels_full, pi, dsm_history=run.trainer.history.loss,
+                                         generated=gen, n_sub=n_sub, seeds=tuple(seeds))
+                out["seminar"] = rep.to_dict()
+                md.append(rep.to_markdown())
+    finally:
+        pass
+    if write and run.dir is not None:
+        atomic_write_json(run.dir / "bound.json", out)
+        atomic_write_text(run.dir / "bound.md", "\n".join(md))
+    out["markdown"] = "\n".join(md)
+    return out
