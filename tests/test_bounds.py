@@ -64,14 +64,12 @@ def test_kde_bandwidth_rules():
     x = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     scott = su.bounds.kde_bandwidth(x, "scott")
     assert scott == pytest.approx(float(x.std(0).mean()) * 1000 ** (-1 / 6))
-    import numpy as np
     from scipy.stats import gaussian_kde
 
     assert scott / float(x.std(0).mean()) == pytest.approx(gaussian_kde(x.numpy().T).factor)  # scipy's Scott factor
     assert su.bounds.kde_bandwidth(x, "silverman") == pytest.approx(float(x.std(0).mean()) * (4 / 4) ** (1 / 6) * 1000 ** (-1 / 6))
     cv = su.bounds.kde_bandwidth(x, "cv", generator=torch.Generator().manual_seed(0))
     assert 0.3 * scott < cv < 2 * scott
-    del np
 
 
 def test_x4_grows_as_keep_ratio_falls_on_digits():

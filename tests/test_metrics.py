@@ -284,12 +284,9 @@ def test_c1_is_circular_and_literal_definition_kept():
     assert su.metrics.c1(mem, train) < 0.5 * su.metrics.c1(uni, train)
     assert su.metrics.c1(mem, train, circular=False) > 0.3 > 3 * su.metrics.c1(mem, train)
     # angle part against POT's circle W1 computed on the raw coordinates
-    _, a = su.metrics.polar(mem)
-    _, b = su.metrics.polar(train)
     r_part = su.metrics.wasserstein_1d(su.metrics.polar(mem)[0], su.metrics.polar(train)[0])
     want = float(ot.wasserstein_circle(ot.utils.get_coordinate_circle(mem.numpy())[:, None], ot.utils.get_coordinate_circle(train.numpy())[:, None], p=1)[0]) * 2 * math.pi
     assert su.metrics.c1(mem, train) - r_part == pytest.approx(want, rel=1e-6)
-    del a, b
 
 
 def test_frechet_distance_is_squared_w2_of_fitted_gaussians():

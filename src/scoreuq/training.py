@@ -120,6 +120,13 @@ def load_checkpoint(path) -> dict:
         raise CheckpointError(f"checkpoint {path} could not be read safely: {exc}") from None
 
 
+def _check_data(data, message: str, data_ndim: int | None) -> None:
+    if not torch.is_tensor(data) or data.ndim < 2 or (data_ndim is not None and data.ndim != data_ndim) or data.shape[0] < 1:
+        raise ValueError(message)
+    if not bool(torch.isfinite(data).all()):
+        raise ValueError("data contains NaN or infinite values")
+
+
 @dataclass
 class History:
     """Per-epoch mean loss and the evaluations made."""
@@ -145,15 +152,9 @@ class Trainer:
 
     def __init__(self, model, process, data: torch.Tensor, config: TrainConfig, *, run_dir=None,
                  true_score: Callable | None = None, eval_fn: Callable | None = None):
-        if not torch.is_tensor(data) or data.ndim < 2 or data.shape[0] < 1:
-            raise ValueError("data must be a tensor of shape (N, ...) with N >= 1")
-        if not bool(torch.isfinite(data).all()):
-            raise ValueError("data contains NaN or infinite values")
+        _check_data(data, "data must be a tensor of shape (N, ...) with N >= 1", data_ndim=None)
         if config.objective == "esm" and true_score is None:
             raise ValueError("the esm objective needs true_score")
-        self.model, self.process, self.data, self.config = model, process, data, config
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.true_score, self.eval_fn = true_score, eval_fn
         probe = data[:2]
         try:  # the network must map a batch to a batch of the same shape
             with torch.no_grad():
@@ -163,6 +164,13 @@ class Trainer:
         if out.shape != probe.shape:
             raise ValueError(f"the model does not fit data of shape {tuple(probe.shape[1:])}: it returns shape {tuple(out.shape[1:])}")
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self._init_state(model, process, data, config, run_dir, true_score, eval_fn)
+
+    def _init_state(self, model, process, data, config, run_dir, true_score, eval_fn) -> None:
+        """State shared by every trainer: EMA, generator, epoch counter, history, early-stopping record."""
+        self.model, self.process, self.data, self.config = model, process, data, config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.true_score, self.eval_fn = true_score, eval_fn
         self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         self.generator = torch.Generator(device=data.device).manual_seed(config.seed)
         self.epoch = 0
@@ -309,22 +317,11 @@ class PushforwardTrainer(Trainer):
     """
 
     def __init__(self, model, data: torch.Tensor, config: TrainConfig, *, run_dir=None, eval_fn: Callable | None = None):
-        if not torch.is_tensor(data) or data.ndim != 2 or data.shape[0] < 1:
-            raise ValueError("data must be a tensor of shape (N, d) with N >= 1; flatten images first")
-        if not bool(torch.isfinite(data).all()):
-            raise ValueError("data contains NaN or infinite values")
+        _check_data(data, "data must be a tensor of shape (N, d) with N >= 1; flatten images first", data_ndim=2)
         if data.shape[1] != model.dim:
             raise ValueError(f"the model does not fit data of shape {tuple(data.shape[1:])}: it generates vectors of dimension {model.dim}")
-        self.model, self.process, self.data, self.config = model, None, data, config
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.true_score, self.eval_fn = None, eval_fn
         self.optimizers = {k: torch.optim.Adam(p, lr=config.lr) for k, p in model.parameter_groups().items()}
-        self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-        self.generator = torch.Generator(device=data.device).manual_seed(config.seed)
-        self.epoch = 0
-        self.history = History()
-        self._best = math.inf
-        self._bad_evals = 0
+        self._init_state(model, None, data, config, run_dir, None, eval_fn)
 
     def _optimizer_state(self):
         return {k: o.state_dict() for k, o in self.optimizers.items()}

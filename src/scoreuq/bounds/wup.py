@@ -118,6 +118,19 @@ class WUPReport:
         return "\n".join(lines) + "\n"
 
 
+def empirical_score(train: torch.Tensor, process):
+    """Exact score of the Gaussian-smoothed empirical law of ``train`` (one mixture component per point),
+    for batches of any shape: flattened, evaluated in float64, returned shaped and typed like ``x``."""
+    from ..data import Empirical
+
+    fn = Empirical(train.flatten(1).double()).score_fn(process)
+
+    def score(x, t):
+        return fn(x.flatten(1).double(), t.double()).reshape(x.shape).to(x.dtype)
+
+    return score
+
+
 def data_radius(*tensors) -> float:
     """Radius of the smallest origin-centred ball holding all the points."""
     return max(float(x.flatten(1).double().norm(dim=1).max()) for x in tensors)
@@ -208,14 +221,13 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     dtype = train.dtype
     _check_model(model, train, process)
     if true_score is None:
-        if hasattr(reference, "score_fn") and reference.__class__.__name__ == "GaussianMixture" and getattr(reference, "means", torch.empty(0)).shape[0] <= 64:
+        from ..data import Empirical, GaussianMixture
+
+        # a synthetic mixture's own score; a KDE or empirical π falls back to the smoothed π_N, as the issue specifies
+        if isinstance(reference, GaussianMixture) and not isinstance(reference, Empirical) and reference.means.shape[0] <= 64:
             true_score, enn_what = reference.score_fn(process), "exact score of π (Gaussian mixture)"
         else:
-            from ..data import Empirical
-
-            emp = Empirical(train.flatten(1).double()).score_fn(process)
-            shape = train.shape[1:]
-            true_score = (lambda x, t: emp(x.flatten(1).double(), t.double()).reshape(x.shape[0], *shape))
+            true_score = empirical_score(train, process)
             enn_what = "exact score of the Gaussian-smoothed empirical law of π_N (one component per training point)"
     else:
         enn_what = "exact score supplied by the caller"

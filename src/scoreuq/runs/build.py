@@ -185,8 +185,5 @@ def check_model_fits(model, process, rd: RunData, kind: str) -> None:
                 if y.shape != x.shape:
                     raise ValueError(f"it returns shape {tuple(y.shape[1:])} for input {tuple(x.shape[1:])}")
     except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"model does not fit data {cfg_name(rd)} of shape {tuple(x.shape[1:])}: {exc}") from None
-
-
-def cfg_name(rd: RunData) -> str:
-    return "images" if rd.image_shape is not None else "vectors"
+        kind_of_data = "images" if rd.image_shape is not None else "vectors"
+        raise ConfigError(f"model does not fit data {kind_of_data} of shape {tuple(x.shape[1:])}: {exc}") from None

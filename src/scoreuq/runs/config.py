@@ -159,15 +159,19 @@ class SampleConfig:
 _SECTIONS = {"data": DataConfig, "process": ProcessConfig, "model": ModelConfig, "train": TrainConfig, "sample": SampleConfig}
 
 
+def _check_keys(raw, cls, prefix=""):
+    allowed = [f.name for f in fields(cls)]
+    for k in raw:
+        if k not in allowed:
+            raise ConfigError(f"unknown key {prefix}{k} (allowed: {', '.join(allowed)})")
+
+
 def _section(name, cls, raw):
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{name} must be a mapping, got {raw!r}")
-    allowed = [f.name for f in fields(cls)]
-    for k in raw:
-        if k not in allowed:
-            raise ConfigError(f"unknown key {name}.{k} (allowed: {', '.join(allowed)})")
+    _check_keys(raw, cls, f"{name}.")
     try:
         return cls(**raw)
     except ConfigError:
@@ -203,10 +207,7 @@ class RunConfig:
     def from_dict(cls, raw: dict) -> "RunConfig":
         if not isinstance(raw, dict):
             raise ConfigError(f"a run config must be a mapping, got {type(raw).__name__}")
-        top = [f.name for f in fields(cls)]
-        for k in raw:
-            if k not in top:
-                raise ConfigError(f"unknown key {k} (allowed: {', '.join(top)})")
+        _check_keys(raw, cls)
         kw = {k: v for k, v in raw.items() if k not in _SECTIONS}
         for name, sec in _SECTIONS.items():
             sub = raw.get(name)

@@ -54,8 +54,6 @@ def prepare(cfg: RunConfig) -> Run:
     rd = build_data(cfg)
     model = build_model(cfg, process, rd)
     check_model_fits(model, process, rd, cfg.model.kind)
-    if cfg.train.objective == "esm" and rd.truth is None and not rd.train.shape[0]:
-        raise ConfigError("train.objective esm needs a known score")
     return Run(cfg, process, rd, model.to(device), device)
 
 
@@ -76,24 +74,13 @@ def _to_yaml(cfg: RunConfig) -> str:
 
 
 def _true_score(run: Run):
-    """The exact score for ESM: the data law's when known, else the Gaussian-smoothed empirical law's."""
-    from ..data import Empirical
+    """The exact score for ESM: the data law's when it is a Gaussian mixture, else the Gaussian-smoothed empirical law's."""
+    from ..bounds.wup import empirical_score
+    from ..data import GaussianMixture
 
-    truth = run.data.truth
-    if truth is not None and hasattr(truth, "marginal_score"):
-        try:
-            return truth.score_fn(run.process)
-        except (AttributeError, NotImplementedError):
-            pass
-    return Empirical(run.data.train.flatten(1).double()).score_fn(run.process) if run.data.image_shape is None else \
-        _flat_score(Empirical(run.data.train.flatten(1).double()).score_fn(run.process), run.data.image_shape)
-
-
-def _flat_score(fn, shape):
-    def f(x, t):
-        return fn(x.flatten(1).double(), t.double()).reshape(x.shape).to(x.dtype)
-
-    return f
+    if isinstance(run.data.truth, GaussianMixture):
+        return run.data.truth.score_fn(run.process)
+    return empirical_score(run.data.train, run.process)
 
 
 def _make_trainer(run: Run, run_dir, progress: bool):
@@ -379,24 +366,21 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
            "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps}}
     md = [f"# WUP bound of {run.dir.name if run.dir else 'run'}", "", f"π: {pi_name}; p_ref: the prior of {type(run.process).__name__}; "
           f"π_N: {train.shape[0]} training points; m_g: {n_gen} samples ({run.config.sample.sampler}, {run.config.sample.steps} steps).", ""]
-    try:
-        if estimators in ("faithful", "both"):
-            rep = bounds.wup(fn, run.process, train, pi, eps=eps, delta=delta, C=C, R=R, omega=omega, generated=gen, n_sub=n_sub,
-                             seeds=tuple(seeds), d1=d1, lipschitz_kw=lipschitz_kw, c2_kw=c2_kw)
-            out["faithful"] = rep.to_dict()
+    if estimators in ("faithful", "both"):
+        rep = bounds.wup(fn, run.process, train, pi, eps=eps, delta=delta, C=C, R=R, omega=omega, generated=gen, n_sub=n_sub,
+                         seeds=tuple(seeds), d1=d1, lipschitz_kw=lipschitz_kw, c2_kw=c2_kw)
+        out["faithful"] = rep.to_dict()
+        md.append(rep.to_markdown())
+    if estimators in ("seminar", "both"):
+        if rd.labels_train is None:
+            if estimators == "seminar":
+                raise ConfigError("the seminar preset needs labelled image data (its X4 compares class proportions)")
+            md.append("The seminar preset needs labelled image data; not computed for this run.\n")
+        else:
+            rep = bounds.wup_seminar(fn, run.process, train, rd.labels_train, rd.labels_full, pi, dsm_history=run.trainer.history.loss,
+                                     generated=gen, n_sub=n_sub, seeds=tuple(seeds))
+            out["seminar"] = rep.to_dict()
             md.append(rep.to_markdown())
-        if estimators in ("seminar", "both"):
-            if rd.labels_train is None:
-                if estimators == "seminar":
-                    raise ConfigError("the seminar preset needs labelled image data (its X4 compares class proportions)")
-                md.append("The seminar preset needs labelled image data; not computed for this run.\n")
-            else:
-                rep = bounds.wup_seminar(fn, run.process, train, rd.labels_train, rd.labels_full, pi, dsm_history=run.trainer.history.loss,
-                                         generated=gen, n_sub=n_sub, seeds=tuple(seeds))
-                out["seminar"] = rep.to_dict()
-                md.append(rep.to_markdown())
-    finally:
-        pass
     if write and run.dir is not None:
         atomic_write_json(run.dir / "bound.json", out)
         atomic_write_text(run.dir / "bound.md", "\n".join(md))
