@@ -154,6 +154,67 @@ def _cmd_bound(args) -> int:
     return 0
 
 
+def _parse_set(items) -> dict:
+    import yaml
+
+    out = {}
+    for it in items or ():
+        key, sep, val = it.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE (a dotted run-config key), got {it!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(val)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--set {key}: the value is not valid YAML: {exc}") from None
+    from .runs.config import _numbers
+
+    return _numbers(out)
+
+
+def _cmd_study(args) -> int:
+    """Run a study (a grid of train → sample → evaluate → bound), its table and its report."""
+    from . import studies
+
+    overrides = _parse_set(args.set)
+    suffix = ""
+    if args.dataset is not None:
+        overrides["data.name"] = args.dataset
+        suffix = f"-{args.dataset}"
+    if args.mnist_dir is not None:
+        if args.dataset not in (None, "mnist_idx"):
+            raise UsageError(f"--mnist-dir reads MNIST IDX files; it does not combine with --dataset {args.dataset}")
+        if not Path(args.mnist_dir).is_dir():
+            raise UsageError(f"--mnist-dir must be a folder of MNIST IDX files, got {args.mnist_dir}")
+        overrides["data.name"] = "mnist_idx"
+        overrides["data.params.folder"] = str(Path(args.mnist_dir).resolve())
+        suffix = "-mnist_idx"
+    if args.scheme is not None:
+        overrides["data.imbalance"] = args.scheme
+        suffix += f"-{args.scheme}"
+    study = studies.load_study(args.study, overrides=overrides, seeds=args.seeds)
+    out = Path(args.out) if args.out else Path("studies") / f"{study.name}{suffix}"
+    if args.dry_run:
+        specs = studies.check_study(study)
+        print(f"# dry run: study {study.name} is valid; {len(specs)} runs ({len(study.settings())} settings x {len(study.seeds)} seeds) "
+              f"would be written to {out}; nothing written")
+        for st in study.settings():
+            print(f"  setting {st.index:02d}: " + ", ".join(f"{k} = {v}" for k, v in st.changes.items()))
+        return 0
+    res = studies.run_study(study, out, executor=args.executor, workers=args.workers, scheduler=args.scheduler, report=not args.no_report)
+    print(f"study {study.name}: {res.computed} runs computed, {res.skipped} skipped (finished before), {res.seconds:.0f} s")
+    print(f"wrote {out / 'table.csv'}, {out / 'summary.csv'}, {out / 'table.json'}"
+          + ("" if args.no_report else f", {out / 'report.html'} and {out / 'report.md'}"))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import write_report
+
+    html_path, md_path = write_report(args.study_dir)
+    print(f"wrote {html_path} and {md_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scoreuq", description="Uncertainty quantification for score-based generative models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -200,6 +261,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--d1", choices=["exact", "sliced"], default="exact")
     b.add_argument("--kde-rule", choices=["scott", "silverman", "cv"], default="scott", help="KDE bandwidth for image data")
     b.set_defaults(func=_cmd_bound)
+
+    st = sub.add_parser("study", help="run a study: a grid of runs with its table (CSV + JSON) and report; resumable")
+    st.add_argument("study", help="a study YAML, or a shipped study: imbalance, sample-size, early-stopping, objective, capacity, reference")
+    st.add_argument("--out", default=None, help="study folder (default studies/<name>); rerunning into it skips finished runs")
+    st.add_argument("--executor", choices=["local", "process", "dask"], default=None,
+                    help="local (sequential), process (a local process pool) or dask (default: the study's)")
+    st.add_argument("--workers", type=_positive_int("--workers"), default=None, help="parallel runs (default: CPUs / threads per run)")
+    st.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="a running Dask scheduler; without it --executor dask starts a LocalCluster on 127.0.0.1")
+    st.add_argument("--dataset", choices=["digits", "mnist5k", "mnist_idx"], default=None, help="image data set of the base run")
+    st.add_argument("--mnist-dir", default=None, metavar="DIR", help="MNIST from a folder of IDX files (implies --dataset mnist_idx)")
+    st.add_argument("--scheme", choices=["random", "deterministic"], default=None, help="class-imbalance scheme (imbalance study)")
+    st.add_argument("--seeds", type=int, nargs="+", default=None, help="replace the study's seeds")
+    st.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of the base run config (repeatable), e.g. train.epochs=10")
+    st.add_argument("--dry-run", action="store_true", help="validate the whole grid and list it; write nothing")
+    st.add_argument("--no-report", action="store_true", help="write the table only")
+    st.set_defaults(func=_cmd_study)
+
+    r = sub.add_parser("report", help="write report.html (self-contained) and report.md for a study folder")
+    r.add_argument("study_dir", help="a study folder written by `scoreuq study`")
+    r.set_defaults(func=_cmd_report)
     return p
 
 
@@ -211,6 +293,13 @@ def main(argv=None) -> int:
     except (UsageError, ValueError) as exc:
         print(f"scoreuq {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        from .studies import StudyError
+
+        if not isinstance(exc, StudyError):
+            raise
+        print(f"scoreuq {args.command}: {exc}; finished runs are kept, run the same command again to resume", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

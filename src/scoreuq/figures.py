@@ -10,7 +10,7 @@ import torch
 
 from ._io import atomic_write
 
-__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure"]
+__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure", "factor_panels", "class_shares"]
 
 
 def _plt():
@@ -127,3 +127,65 @@ def samples_figure(samples, path, *, reference=None, image_shape=None, title: st
     if reference is not None:
         panels = {"reference": torch.as_tensor(reference), **panels}
     return scatter(panels, path)
+
+
+def factor_panels(levels, panels: dict, path, *, xlabel: str, ncols: int = 3, logx: bool | None = None, invert_x: bool = False) -> Path:
+    """One panel per column of a study against its factor: the mean over seeds with ± sd error bars
+    and every seed as a dot. ``levels`` are the factor's levels (numbers, or labels drawn at even
+    spacing); ``panels`` maps a title to ``(per_setting_values, log_y)`` where per_setting_values is
+    a list (one per level) of the per-seed values; ``invert_x`` draws the factor falling to the right."""
+    plt = _plt()
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+    xs = [float(v) for v in levels] if numeric else list(range(len(levels)))
+    if logx is None:
+        logx = numeric and min(xs) > 0 and max(xs) / min(xs) > 20
+    k = len(panels)
+    nc = min(ncols, k)
+    nr = (k + nc - 1) // nc
+    fig, axes = plt.subplots(nr, nc, figsize=(4.2 * nc, 3.2 * nr), squeeze=False)
+    for ax, (title, (vals, logy)) in zip(axes.flat, panels.items()):
+        means, sds = [], []
+        for x, v in zip(xs, vals):
+            v = [float(a) for a in v if a is not None]
+            ax.scatter([x] * len(v), v, s=10, color="0.55", zorder=2)
+            m = sum(v) / len(v) if v else float("nan")
+            means.append(m)
+            sds.append((sum((a - m) ** 2 for a in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0)
+        ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, lw=1.4, zorder=3)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        if logy and all(m > 0 for m in means):
+            ax.set_yscale("log")
+        if logx:
+            ax.set_xscale("log")
+        if invert_x and numeric:
+            ax.invert_xaxis()
+        if not numeric:
+            ax.set_xticks(xs)
+            ax.set_xticklabels([str(v) for v in levels], rotation=30, ha="right", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[k:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def class_shares(levels, train_shares, generated_shares, path, *, full_shares=None, xlabel: str = "level") -> Path:
+    """Class shares of the training set and of the generated samples (by the feature classifier),
+    one panel per level; shares are means over seeds."""
+    plt = _plt()
+    k = len(levels)
+    fig, axes = plt.subplots(1, k, figsize=(3.4 * k, 3.0), sharey=True, squeeze=False)
+    for ax, lv, tr, ge in zip(axes[0], levels, train_shares, generated_shares):
+        c = list(range(len(tr)))
+        ax.bar([i - 0.2 for i in c], tr, width=0.4, label="training set")
+        ax.bar([i + 0.2 for i in c], ge, width=0.4, label="generated")
+        if full_shares is not None:
+            ax.plot(c, full_shares, "k_", ms=10, mew=1.5, label="full set")
+        ax.set_title(f"{xlabel} = {lv}", fontsize=10)
+        ax.set_xticks(c)
+        ax.set_xlabel("class")
+    axes[0][0].set_ylabel("share")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -222,14 +222,18 @@ def load_samples(path) -> torch.Tensor:
         raise ConfigError(f"{path} is not a samples file written by scoreuq sample: {exc}") from None
 
 
-def _classifier(run: Run):
-    """The feature classifier of a run's image data, trained once and cached (safetensors) in the run directory."""
+def _classifier(run: Run, path=None):
+    """The feature classifier of a run's image data, trained once and cached (safetensors) at ``path``
+    (default ``eval/classifier.safetensors`` in the run directory). It depends only on the data set,
+    its held-out split and the seed, so runs differing in anything else can share one cache."""
     from safetensors.torch import load_file, save_file
 
     from ..metrics.fid import FeatureClassifier, train_feature_classifier
 
     rd = run.data
-    path = run.dir / "eval" / "classifier.safetensors" if run.dir is not None else None
+    if path is None and run.dir is not None:
+        path = run.dir / "eval" / "classifier.safetensors"
+    path = Path(path) if path is not None else None
     if path is not None and path.is_file():
         try:
             sd = load_file(str(path))
@@ -242,7 +246,7 @@ def _classifier(run: Run):
     train_x, train_y = _balanced_train(run)
     model, acc = train_feature_classifier(train_x, train_y, seed=run.config.seed, test_images=rd.test, test_labels=rd.labels_test)
     if path is not None:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         sd = {k: v.contiguous() for k, v in model.state_dict().items()}
         sd["__accuracy__"] = torch.tensor(acc)
         atomic_write(path, lambda tmp: save_file(sd, str(tmp)))
@@ -261,7 +265,8 @@ def _balanced_train(run: Run):
     return rd.full[mask], rd.labels_full[mask]
 
 
-def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max_exact: int = 2000, n_projections: int = 200) -> dict:
+def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max_exact: int = 2000, n_projections: int = 200,
+             classifier_cache=None) -> dict:
     """Distances between generated samples and held-out data, with a noise floor.
 
     ``w1`` is the exact W1 (POT) on at most ``max_exact`` points per side; ``sliced_w1`` uses
@@ -269,7 +274,8 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     bandwidth. The same metrics between the training set and the held-out set (``floor``)
     show what a perfect model trained on these samples could reach. For the circle, C1 to
     the training points and C2 to the true circle (003 Def. 4.1–4.2); for images, the
-    Fréchet distance on a feature classifier and the generated class shares.
+    Fréchet distance on a feature classifier (cached at ``classifier_cache``, default in the
+    run directory) and the generated class shares.
     """
     from .. import metrics
 
@@ -308,13 +314,14 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     if run.config.data.name == "circle":
         out["circle"] = {"c1_to_train": metrics.c1(x.double(), rd.train.double()), "c2_to_circle": metrics.c2(x.double(), radius=rd.truth.radius)}
     if rd.image_shape is not None:
-        clf, acc = _classifier(run)
+        clf, acc = _classifier(run, classifier_cache)
         pred = metrics.classify(clf, x)
         k = int(rd.labels_full.max()) + 1
         out["frechet"] = {"generated_vs_heldout": metrics.frechet_distance(test, x, clf), "floor": metrics.frechet_distance(test, ref, clf),
                           "classifier_heldout_accuracy": acc, "features": f"{clf.num_features}-d penultimate layer of a small CNN"}
         out["class_shares"] = {"generated": (torch.bincount(pred, minlength=k).double() / pred.numel()).tolist(),
-                               "train": (torch.bincount(rd.labels_train, minlength=k).double() / rd.labels_train.numel()).tolist()}
+                               "train": (torch.bincount(rd.labels_train, minlength=k).double() / rd.labels_train.numel()).tolist(),
+                               "full": (torch.bincount(rd.labels_full, minlength=k).double() / rd.labels_full.numel()).tolist()}
     if run.dir is not None:
         atomic_write_json(run.dir / "metrics.json", out)
     return out
@@ -322,8 +329,11 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
 
 def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
           omega: float = 1.0, n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", kde_rule: str = "scott", n_generated: int | None = None,
-          lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True) -> dict:
+          lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True, generated=None) -> dict:
     """The WUP bound of a trained score run (faithful and/or seminar presets), with the audit.
+
+    The audit compares the bound with samples of the model: ``generated`` (e.g. those of
+    :func:`evaluate`) or, by default, ``n_generated`` fresh samples (default ``n_sub``).
 
     π is the exact law for synthetic data and a Gaussian KDE of the whole labelled set for
     images (bandwidth by ``kde_rule``, recorded). Writes ``bound.json`` and ``bound.md``.
@@ -358,8 +368,14 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
         pi, pi_name = _Pi(), f"Gaussian KDE of the full {run.config.data.name} set ({rd.full.shape[0]} images, {kde_rule} bandwidth h={kde_h:.4g})"
     else:
         pi, pi_name = rd.truth, f"the exact law ({type(rd.truth).__name__})"
-    n_gen = n_generated or n_sub
-    gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32).double()
+    if generated is not None:
+        gen = torch.as_tensor(generated).double()
+        if gen.shape[1:] != rd.train.shape[1:] or not bool(torch.isfinite(gen).all()):
+            raise ConfigError(f"generated must be finite samples shaped like the data {tuple(rd.train.shape[1:])}, got {tuple(gen.shape[1:])}")
+        n_gen = gen.shape[0]
+    else:
+        n_gen = n_generated or n_sub
+        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32).double()
     fn = score_fn_of(run.model.eval())  # float32 network derivatives; distances in float64
     train = rd.train.float()
     out = {"run": str(run.dir) if run.dir else None, "pi": pi_name, "kde_bandwidth": kde_h, "kde_rule": kde_rule if kde_h else None,

@@ -1,0 +1,274 @@
+"""Study configuration: a base run config, the factors to sweep, the seeds, and what to measure.
+
+A study is one YAML file (read with ``yaml.safe_load``), validated whole before any run starts::
+
+    name: imbalance
+    description: Class imbalance moves every term of the WUP bound (000 §4, Table 1).
+    base: digits.yaml                 # a run config, relative to this file (or an inline mapping)
+    set: {train.epochs: 40}           # dotted overrides of the base (optional)
+    factors:                          # the grid is the product of the factors
+      data.keep_ratio: [1.0, 0.9, 0.7, 0.4, 0.1]
+      # a linked factor: a name of your choice, each level a mapping of dotted keys (``label`` optional)
+      # reference: [{label: "OU T=1", process.params.T: 1.0}, {label: "VP", process.name: vp, process.params: {}}]
+    seeds: [0, 1, 2]                  # each setting runs once per seed (the run config's ``seed``)
+    evaluate: {n: 500}                # generated samples per run, for the distances and the bound's audit
+    bound: {estimators: both, n_sub: 300, seeds: [0, 1]}   # or ``bound: false``
+    threads: 1                        # torch threads per run, pinned so every executor gives the same numbers
+    executor: {name: local, workers: null}                  # default executor; the CLI may override
+    report: {direction: falls}        # trends are phrased "as <factor> falls" (or "grows")
+
+Every run config of the grid is built (so an unknown factor or a bad level is an error naming
+it) and every distinct one is prepared (data loaded, model probed) by :func:`check_study`.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..runs.config import ConfigError, RunConfig, _numbers, load_config
+
+__all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir"]
+
+EXECUTORS = ("local", "process", "dask")
+_BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule"}
+_EVAL_KEYS = {"n", "max_exact", "n_projections"}
+_TOP_KEYS = {"name", "description", "base", "set", "factors", "seeds", "evaluate", "bound", "threads", "executor", "report"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of the grid: ``levels`` maps factor name -> printed level; ``changes`` maps dotted key -> value."""
+
+    index: int
+    levels: dict
+    changes: dict
+
+    @property
+    def slug(self) -> str:
+        parts = [f"{name.split('.')[-1]}={level}" for name, level in self.levels.items()]
+        return re.sub(r"[^A-Za-z0-9._=-]+", "_", "_".join(parts))[:80]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a study: a setting at one seed, with its full run config."""
+
+    key: str
+    setting: Setting
+    seed: int
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study (module docstring). ``base`` is the resolved run config as a mapping."""
+
+    name: str
+    base: dict
+    factors: dict
+    seeds: tuple
+    description: str = ""
+    evaluate: dict = field(default_factory=dict)
+    bound: dict | None = field(default_factory=dict)
+    threads: int = 1
+    executor: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):
+            raise ConfigError(f"name must be a non-empty string of letters, digits, '-', '_' or '.', got {self.name!r}")
+        if not isinstance(self.factors, dict) or not self.factors:
+            raise ConfigError("factors must be a non-empty mapping of factor name -> list of levels (the grid would be empty)")
+        for name, levels in self.factors.items():
+            if not isinstance(levels, list) or not levels:
+                raise ConfigError(f"factors.{name} must be a non-empty list of levels, got {levels!r}")
+        if not isinstance(self.seeds, tuple) or not self.seeds:
+            raise ConfigError("seeds must be a non-empty list of integers >= 0")
+        for s in self.seeds:
+            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+                raise ConfigError(f"seeds must be integers >= 0, got {s!r}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds must be distinct, got {list(self.seeds)}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ConfigError(f"threads must be an integer >= 1, got {self.threads!r}")
+        _check_mapping("evaluate", self.evaluate, _EVAL_KEYS)
+        for k in ("n", "max_exact", "n_projections"):
+            v = self.evaluate.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 2):
+                raise ConfigError(f"evaluate.{k} must be an integer >= 2, got {v!r}")
+        if self.bound is not None:
+            _check_mapping("bound", self.bound, _BOUND_KEYS)
+            bs = self.bound.get("seeds")
+            if bs is not None and (not isinstance(bs, list) or not bs or not all(isinstance(s, int) and not isinstance(s, bool) for s in bs)):
+                raise ConfigError(f"bound.seeds must be a non-empty list of integers, got {bs!r}")
+            if self.bound.get("estimators", "both") not in ("faithful", "seminar", "both"):
+                raise ConfigError(f"bound.estimators must be one of ['faithful', 'seminar', 'both'], got {self.bound['estimators']!r}")
+        _check_mapping("executor", self.executor, {"name", "workers", "scheduler"})
+        check_executor(self.executor.get("name", "local"), self.executor.get("workers"), self.executor.get("scheduler"))
+        _check_mapping("report", self.report, {"direction"})
+        if self.report.get("direction", "grows") not in ("grows", "falls"):
+            raise ConfigError(f"report.direction must be 'grows' or 'falls', got {self.report['direction']!r}")
+
+    # ------------------------------------------------------------------ the grid
+    def settings(self) -> list:
+        """The grid, in the order of the factors (the last factor varies fastest)."""
+        axes = []
+        for name, levels in self.factors.items():
+            axis = []
+            for lv in levels:
+                if isinstance(lv, dict):
+                    lv = dict(lv)
+                    label = lv.pop("label", None)
+                    if not lv:
+                        raise ConfigError(f"factors.{name}: a level must set at least one key, got {lv!r}")
+                    for k in lv:
+                        if not isinstance(k, str) or "." not in k:
+                            raise ConfigError(f"factors.{name}: {k!r} is not a dotted run-config key (such as process.params.T)")
+                    label = str(label) if label is not None else ", ".join(f"{k.split('.')[-1]}={v}" for k, v in lv.items())
+                    axis.append((label, lv))
+                else:
+                    if "." not in name:
+                        raise ConfigError(f"unknown factor {name!r}: a factor is a dotted run-config key (data.keep_ratio, "
+                                          "train.lr, ...) or a named factor whose levels are mappings of such keys")
+                    axis.append((lv, {name: lv}))
+            labels = [str(a[0]) for a in axis]
+            if len(set(labels)) != len(labels):
+                raise ConfigError(f"factors.{name} has repeated levels: {labels}")
+            axes.append((name, axis))
+        out = []
+        for i, combo in enumerate(itertools.product(*(a for _, a in axes))):
+            levels = {name: lv for (name, _), (lv, _) in zip(axes, combo)}
+            changes = {}
+            for _, ch in combo:
+                changes.update(ch)
+            out.append(Setting(i, levels, changes))
+        return out
+
+    def runs(self) -> list:
+        """Every run of the study as a :class:`RunSpec` (settings outer, seeds inner); raises
+        :class:`ConfigError` naming the factor when a level does not make a valid run config."""
+        base = RunConfig.from_dict(self.base)
+        specs = []
+        for st in self.settings():
+            for seed in self.seeds:
+                try:
+                    cfg = base.replace(**{**st.changes, "seed": seed, "train.seed": seed})
+                except ConfigError as exc:
+                    raise ConfigError(f"factor level {st.levels}: {exc}") from None
+                cfg = cfg.replace(name=f"{self.name}-{st.index:02d}")
+                specs.append(RunSpec(f"{st.index:02d}-{st.slug}-seed{seed}", st, seed, cfg))
+        return specs
+
+    def to_dict(self) -> dict:
+        """The resolved study (the base config inlined), as written to ``study.yaml``."""
+        return {"name": self.name, "description": self.description, "base": self.base, "factors": self.factors,
+                "seeds": list(self.seeds), "evaluate": self.evaluate, "bound": self.bound, "threads": self.threads,
+                "executor": self.executor, "report": self.report}
+
+    def identity(self) -> dict:
+        """What the numbers depend on (everything but the executor)."""
+        d = self.to_dict()
+        d.pop("executor")
+        d.pop("description")
+        return d
+
+    @classmethod
+    def from_dict(cls, raw: dict, *, root: Path | None = None) -> "StudyConfig":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a study config must be a mapping, got {type(raw).__name__}")
+        for k in raw:
+            if k not in _TOP_KEYS:
+                raise ConfigError(f"unknown key {k} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        for k in ("base", "factors", "seeds"):
+            if k not in raw:
+                raise ConfigError(f"a study config needs {k!r}")
+        base = raw["base"]
+        if isinstance(base, str):
+            path = Path(base)
+            if not path.is_absolute() and root is not None:
+                path = root / path
+            base = load_config(path).to_dict()
+        elif isinstance(base, dict):
+            base = RunConfig.from_dict(_numbers(base)).to_dict()
+        else:
+            raise ConfigError(f"base must be a run-config file name or a mapping, got {base!r}")
+        sets = raw.get("set") or {}
+        if not isinstance(sets, dict):
+            raise ConfigError(f"set must be a mapping of dotted keys to values, got {sets!r}")
+        if sets:
+            try:
+                base = RunConfig.from_dict(base).replace(**sets).to_dict()
+            except ConfigError as exc:
+                raise ConfigError(f"set: {exc}") from None
+        seeds = raw["seeds"]
+        if not isinstance(seeds, list):
+            raise ConfigError(f"seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+        bound = raw.get("bound", {})
+        if bound is False:
+            bound = None
+        elif bound is True or bound is None:
+            bound = {}
+        study = cls(name=raw.get("name") or "study", base=base, factors=raw["factors"] if isinstance(raw["factors"], dict) else None,
+                    seeds=tuple(seeds), description=str(raw.get("description") or ""), evaluate=dict(raw.get("evaluate") or {}),
+                    bound=bound, threads=raw.get("threads", 1), executor=dict(raw.get("executor") or {}), report=dict(raw.get("report") or {}))
+        study.runs()  # every run config of the grid is valid
+        return study
+
+
+def _check_mapping(name, v, allowed):
+    if not isinstance(v, dict):
+        raise ConfigError(f"{name} must be a mapping, got {v!r}")
+    for k in v:
+        if k not in allowed:
+            raise ConfigError(f"unknown key {name}.{k} (allowed: {', '.join(sorted(allowed))})")
+
+
+def check_executor(name, workers=None, scheduler=None) -> None:
+    if name not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {list(EXECUTORS)}, got {name!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    if scheduler is not None:
+        if name != "dask":
+            raise ConfigError("a scheduler address applies to the dask executor only")
+        if not isinstance(scheduler, str) or not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", scheduler):
+            raise ConfigError(f"scheduler must be an address such as tcp://HOST:PORT, got {scheduler!r}")
+
+
+def configs_dir() -> Path:
+    """The folder of the shipped run and study configs (``configs/`` in the repository)."""
+    return Path(__file__).resolve().parents[1] / "configs"
+
+
+def find_study(name_or_path) -> Path:
+    """A study file: an existing path, else ``study-<name>.yaml`` among the shipped configs."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = configs_dir() / f"study-{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    known = sorted(q.stem[len("study-"):] for q in configs_dir().glob("study-*.yaml"))
+    raise ConfigError(f"no study file {name_or_path!r}; give a YAML path or one of the shipped studies: {', '.join(known)}")
+
+
+def load_study(name_or_path, *, overrides: dict | None = None, seeds=None) -> StudyConfig:
+    """Read and validate a study (``yaml.safe_load``); ``overrides`` are dotted run-config keys
+    applied to the base (``{"data.name": "mnist5k"}``), ``seeds`` replaces the study's seeds."""
+    import yaml
+
+    path = find_study(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    raw = _numbers(raw or {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping")
+    if overrides:
+        raw = {**raw, "set": {**(raw.get("set") or {}), **overrides}}
+    if seeds is not None:
+        raw = {**raw, "seeds": list(seeds)}
+    return StudyConfig.from_dict(raw, root=path.parent)

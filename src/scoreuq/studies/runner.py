@@ -1,0 +1,347 @@
+"""Run a study: every run of the grid (train → sample → evaluate → bound), resumably, on one of
+three executors, then the table and the report.
+
+Layout of a study directory::
+
+    studies/imbalance/
+      study.yaml           the resolved study (base config inlined); a rerun must match it
+      environment.json     software versions, CPU count, threads, executor of the last call
+      runs/<key>/          one run directory per run (config.yaml, checkpoints/, samples/, metrics.json, bound.json)
+      records/<key>.json   one record per finished run, written atomically by the driver
+      cache/               what runs share (the feature classifier of an image data set and seed)
+      table.csv  summary.csv  table.json  figures/  report.html  report.md
+
+A run is finished when its record exists; a killed study, run again, skips finished runs and
+resumes an interrupted run from its last checkpoint. Records are written by the driver only
+(from what the workers return), so the executors differ in where runs compute, never in what
+is written. Every run pins ``torch.set_num_threads(study.threads)``: intra-op parallelism
+changes the order of floating-point sums, and pinning it makes the sequential, process-pool
+and Dask executors give bit-identical tables.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._io import atomic_write_json, atomic_write_text
+from ..runs.config import ConfigError
+from .config import StudyConfig, check_executor
+
+__all__ = ["run_study", "run_one", "check_study", "StudyResult", "StudyError", "load_records", "environment"]
+
+
+class StudyError(RuntimeError):
+    """A run of a study failed; finished runs keep their records."""
+
+
+@dataclass
+class StudyResult:
+    dir: Path
+    records: list
+    computed: int
+    skipped: int
+    seconds: float
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj))
+
+
+def check_study(study: StudyConfig) -> list:
+    """Build every run of the grid and prepare each (data loaded, model probed),
+    so that a bad study fails before any run starts. Returns the run specs."""
+    from ..runs import prepare
+
+    specs = study.runs()
+    for sp in specs:
+        try:
+            prepare(sp.config)
+        except ConfigError as exc:
+            raise ConfigError(f"factor level {sp.setting.levels}: {exc}") from None
+    return specs
+
+
+def environment(executor: str | None = None, workers: int | None = None, threads: int | None = None) -> dict:
+    """Software versions and machine facts, for the report."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    vers = {}
+    for pkg in ("scoreuq", "torch", "numpy", "scipy", "pot", "scikit-learn", "matplotlib", "safetensors", "torchmetrics", "dask", "distributed"):
+        try:
+            vers[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "packages": vers, "executor": executor, "workers": workers, "threads_per_run": threads}
+
+
+def _classifier_cache(cache_dir: Path, cfg) -> Path:
+    d = cfg.data
+    ident = json.dumps({"name": d.name, "params": d.params, "n_test": d.n_test, "test_fraction": d.test_fraction, "seed": cfg.seed},
+                       sort_keys=True, default=str)
+    return cache_dir / f"classifier-{d.name}-seed{cfg.seed}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}.safetensors"
+
+
+def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
+    """The numeric columns of one run."""
+    v = {"N": int(rd.train.shape[0])}
+    for k in ("w1", "sliced_w1", "mmd2"):
+        v[f"measured.{k}"] = metrics["generated_vs_heldout"][k]
+        v[f"floor.{k}"] = metrics["floor"][k]
+    if "circle" in metrics:
+        v["circle.c1_to_train"] = metrics["circle"]["c1_to_train"]
+        v["circle.c2_to_circle"] = metrics["circle"]["c2_to_circle"]
+    if "frechet" in metrics:
+        v["frechet"] = metrics["frechet"]["generated_vs_heldout"]
+        v["frechet_floor"] = metrics["frechet"]["floor"]
+        v["classifier_accuracy"] = metrics["frechet"]["classifier_heldout_accuracy"]
+    if "class_shares" in metrics:
+        gen, tr, full = (metrics["class_shares"][k] for k in ("generated", "train", "full"))
+        v["shares.tv_generated_train"] = 0.5 * sum(abs(a - b) for a, b in zip(gen, tr))
+        v["shares.tv_generated_full"] = 0.5 * sum(abs(a - b) for a, b in zip(gen, full))
+        v["shares.tv_train_full"] = 0.5 * sum(abs(a - b) for a, b in zip(tr, full))
+    for preset in ("faithful", "seminar"):
+        rep = (bound or {}).get(preset)
+        if not rep:
+            continue
+        for key, term in rep["terms"].items():
+            v[f"{preset}.{term['symbol']}" if preset == "seminar" else f"{preset}.{key}"] = term["value"]
+        v[f"{preset}.bound"] = rep["bound"]
+        if rep.get("measured"):
+            v[f"{preset}.measured"] = rep["measured"]["value"]
+            v[f"{preset}.ratio"] = rep["ratio"]
+        if rep.get("floor"):
+            v[f"{preset}.floor"] = rep["floor"]["value"]
+    return v
+
+
+def _estimators(metrics: dict, bound: dict | None) -> dict:
+    """How each column was estimated (for the report)."""
+    est = {f"measured.{k}": f"{d} between generated samples and held-out data" for k, d in metrics["estimators"].items()}
+    est.update({f"floor.{k}": f"{d} between the {metrics['floor']['reference']} and held-out data" for k, d in metrics["estimators"].items()})
+    if "frechet" in metrics:
+        est["frechet"] = f"Fréchet distance on the {metrics['frechet']['features']} (generated vs held-out)"
+        est["shares.tv_generated_train"] = "total variation between generated class shares (feature classifier) and training shares"
+        est["shares.tv_generated_full"] = "total variation between generated class shares and the full (balanced) set's shares"
+    for preset in ("faithful", "seminar"):
+        rep = (bound or {}).get(preset)
+        if not rep:
+            continue
+        for key, term in rep["terms"].items():
+            col = f"{preset}.{term['symbol']}" if preset == "seminar" else f"{preset}.{key}"
+            sizes = ", ".join(f"{k}={x}" for k, x in term["sizes"].items())
+            est[col] = f"{term['name']}: {term['estimator']}" + (f" ({sizes})" if sizes else "")
+        est[f"{preset}.bound"] = f"{rep['formula']}; constants " + ", ".join(
+            f"{k}={x:.4g}" if isinstance(x, float) else f"{k}={x}" for k, x in rep["constants"].items() if k != "R")
+        if rep.get("measured"):
+            est[f"{preset}.measured"] = f"measured d1(π, m_g): {rep['measured']['estimator']} between generated samples and π"
+    return est
+
+
+def run_one(task: dict) -> dict:
+    """Train, sample, evaluate and bound one run of a study; returns its record (JSON-able).
+
+    ``task`` holds ``key``, ``run_dir``, ``config`` (a run-config mapping), ``evaluate`` and
+    ``bound`` options, ``threads`` and ``cache_dir``. Called in the driver (local executor) or
+    in a worker process (process pool, Dask); it writes only inside ``run_dir`` and ``cache_dir``.
+    """
+    import torch
+
+    from .. import figures, runs
+    from ..runs.config import RunConfig
+
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(int(task["threads"]))
+    try:
+        cfg = RunConfig.from_dict(task["config"])
+        run_dir = Path(task["run_dir"])
+        secs = {}
+        t0 = time.perf_counter()
+        runs.train(cfg, run_dir=run_dir, figures=False)
+        secs["train"] = time.perf_counter() - t0
+        run = runs.load_run(run_dir)
+        if run.trainer.history.loss:
+            figures.loss_curve(run.trainer.history.loss, run_dir / "loss.png", title=f"{cfg.model.kind} · {cfg.train.objective} loss")
+        ev = task.get("evaluate") or {}
+        t0 = time.perf_counter()
+        path = runs.sample_to_file(run, n=ev.get("n"), seed=cfg.seed)
+        samples = runs.run.load_samples(path)
+        secs["sample"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cache = _classifier_cache(Path(task["cache_dir"]), cfg) if cfg.data.is_image else None
+        metrics = runs.evaluate(run, samples, seed=cfg.seed, classifier_cache=cache,
+                                **{k: v for k, v in ev.items() if k in ("max_exact", "n_projections")})
+        secs["evaluate"] = time.perf_counter() - t0
+        bound = None
+        if task.get("bound") is not None and run.is_score:
+            bk = dict(task["bound"])
+            if "seeds" in bk:
+                bk["seeds"] = tuple(bk["seeds"])
+            t0 = time.perf_counter()
+            bound = runs.bound(run, generated=samples, **bk)
+            bound.pop("markdown", None)
+            secs["bound"] = time.perf_counter() - t0
+        values = _flatten(metrics, bound, run.data)
+        values["train_loss_final"] = float(run.trainer.history.loss[-1]) if run.trainer.history.loss else float("nan")
+        bad = [k for k, x in values.items() if isinstance(x, float) and x != x and k != "train_loss_final"]
+        if bad:
+            raise FloatingPointError(f"run {task['key']}: {', '.join(bad)} are NaN")
+        extras = {"estimators": _estimators(metrics, bound), "samples": str(path.relative_to(run_dir))}
+        if "class_shares" in metrics:
+            extras["class_shares"] = metrics["class_shares"]
+        return _jsonable({"key": task["key"], "config": task["config"], "values": values, "extras": extras, "seconds": secs})
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+# ---------------------------------------------------------------------------- executors
+def _local(tasks, workers, scheduler, on_done):
+    for t in tasks:
+        on_done(t, run_one(t))
+
+
+def _pool(tasks, workers, scheduler, on_done):
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        futs = {ex.submit(run_one, t): t for t in tasks}
+        pending = set(futs)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for f in done:
+                if f.exception() is not None:
+                    for p in pending:
+                        p.cancel()
+                    raise StudyError(f"run {futs[f]['key']} failed: {f.exception()!r}") from f.exception()
+                on_done(futs[f], f.result())
+
+
+def _dask(tasks, workers, scheduler, on_done):
+    import logging
+
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError("the dask executor needs Dask: pip install 'scoreuq[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        futs = client.map(run_one, tasks, key=[f"scoreuq-run-{t['key']}-{t['token']}" for t in tasks], pure=False)
+        by_key = {f.key: t for f, t in zip(futs, tasks)}
+        for f in as_completed(futs):
+            if f.status == "error":
+                exc = f.exception()
+                client.cancel(futs)
+                raise StudyError(f"run {by_key[f.key]['key']} failed: {exc!r}") from exc
+            on_done(by_key[f.key], f.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_EXECUTORS = {"local": _local, "process": _pool, "dask": _dask}
+
+
+def load_records(study_dir) -> dict:
+    """Finished records of a study directory, by key."""
+    out = {}
+    for p in sorted((Path(study_dir) / "records").glob("*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue  # an unreadable record counts as unfinished (it is rewritten)
+        out[rec.get("key", p.stem)] = rec
+    return out
+
+
+def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: int | None = None, scheduler: str | None = None,
+              report: bool = True, progress=print) -> StudyResult:
+    """Run every unfinished run of ``study`` into the folder ``out``, then write the table (and the report).
+
+    ``executor`` (``local`` sequential, ``process`` pool, ``dask``), ``workers`` and ``scheduler``
+    default to the study's ``executor`` section. The study is checked whole before anything is
+    written; a folder holding a different study is refused.
+    """
+    from .table import write_table
+
+    ex = study.executor
+    executor = executor or ex.get("name", "local")
+    workers = workers if workers is not None else ex.get("workers")
+    scheduler = scheduler if scheduler is not None else ex.get("scheduler")
+    check_executor(executor, workers, scheduler)
+    specs = check_study(study)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the study folder {out} is a file")
+    yaml_path = out / "study.yaml"
+    if yaml_path.is_file():
+        import yaml
+
+        old = yaml.safe_load(yaml_path.read_text()) or {}
+        old.pop("executor", None)
+        old.pop("description", None)
+        if _jsonable(old) != _jsonable(study.identity()):
+            raise ConfigError(f"{out} holds a different study; choose another --out or remove it")
+    out.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    atomic_write_text(yaml_path, yaml.safe_dump(_jsonable(study.to_dict()), sort_keys=False))
+    done = load_records(out)
+    tasks, skipped = [], 0
+    for sp in specs:
+        cfg = _jsonable(sp.config.to_dict())
+        rec = done.get(sp.key)
+        if rec is not None and rec.get("config") == cfg:
+            skipped += 1
+            continue
+        tasks.append({"key": sp.key, "run_dir": str((out / "runs" / sp.key).resolve()), "config": cfg, "evaluate": study.evaluate,
+                      "bound": study.bound, "threads": study.threads, "cache_dir": str((out / "cache").resolve()),
+                      "token": hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]})
+    if workers is None:
+        workers = max(1, min(len(tasks), (os.cpu_count() or 1) // study.threads)) if executor != "local" else 1
+    atomic_write_json(out / "environment.json", environment(executor, workers, study.threads))
+    n_total = len(specs)
+    progress(f"study {study.name}: {n_total} runs ({len(study.settings())} settings x {len(study.seeds)} seeds); "
+             f"{skipped} already finished, {len(tasks)} to run on the {executor} executor"
+             + (f" with {workers} workers" if executor != "local" else "") + f", {study.threads} thread(s) per run")
+    t_start = time.perf_counter()
+    count = [skipped]
+
+    def on_done(task, rec):
+        atomic_write_json(out / "records" / f"{task['key']}.json", rec)
+        count[0] += 1
+        v = rec["values"]
+        parts = [f"W1 {v['measured.w1']:.4g}"]
+        for col in ("frechet", "faithful.X4", "faithful.bound", "seminar.bound"):
+            if col in v:
+                parts.append(f"{col} {v[col]:.4g}")
+        progress(f"[{count[0]}/{n_total}] {task['key']}: " + ", ".join(parts) + f" ({sum(rec['seconds'].values()):.0f} s)")
+
+    if tasks:
+        _EXECUTORS[executor](tasks, workers, scheduler, on_done)
+    elapsed = time.perf_counter() - t_start
+    records = load_records(out)
+    ordered = [records[sp.key] for sp in specs]
+    write_table(study, ordered, out)
+    meta_path = out / "timing.json"
+    timing = json.loads(meta_path.read_text()) if meta_path.is_file() else {"calls": []}
+    timing["calls"].append({"executor": executor, "workers": workers, "computed": len(tasks), "skipped": skipped, "seconds": elapsed})
+    atomic_write_json(meta_path, timing)
+    if report:
+        from ..report import write_report
+
+        write_report(out)
+    return StudyResult(out, ordered, len(tasks), skipped, elapsed)

@@ -1,0 +1,191 @@
+"""The study table: one row per run, mean ± sd per setting, and the trend of every column.
+
+Written atomically as ``table.csv`` (per run), ``summary.csv`` (per setting: ``<col>`` mean,
+``<col>_sd`` sample standard deviation over seeds, ``n``) and ``table.json`` (both, with how
+each column was estimated and the trends). Wall times are kept out of the table, so a resumed
+study and an uninterrupted one write identical files.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from .._io import atomic_write_json, atomic_write_text
+
+__all__ = ["write_table", "summarize", "trends", "COLUMN_TITLES"]
+
+#: short titles for the report; columns not listed keep their names
+COLUMN_TITLES = {
+    "N": "N (training points)",
+    "measured.w1": "measured W1(gen, held-out)",
+    "measured.sliced_w1": "measured sliced W1",
+    "measured.mmd2": "measured MMD²",
+    "floor.w1": "floor W1(train, held-out)",
+    "frechet": "Fréchet distance",
+    "frechet_floor": "Fréchet floor",
+    "shares.tv_generated_train": "TV(gen shares, train shares)",
+    "shares.tv_generated_full": "TV(gen shares, full shares)",
+    "shares.tv_train_full": "TV(train shares, full shares)",
+    "faithful.X1": "X1 = d1(π, p_ref)",
+    "faithful.e_nn": "X2 = e_nn (L² score error)",
+    "faithful.dsm": "DSM loss",
+    "faithful.L": "X3 = Lipschitz ‖∇s‖∞",
+    "faithful.C2": "‖s‖_C²",
+    "faithful.X4": "X4 = d1(π_N, π)",
+    "faithful.bound": "bound (faithful)",
+    "faithful.measured": "measured d1(π, m_g)",
+    "faithful.floor": "floor d1(π, π')",
+    "faithful.ratio": "bound / measured",
+    "seminar.X1": "X1 (seminar)",
+    "seminar.X2": "X2 (seminar)",
+    "seminar.X3": "X3 (seminar)",
+    "seminar.X4": "X4 (seminar)",
+    "seminar.bound": "bound (seminar)",
+    "seminar.measured": "measured (seminar)",
+    "seminar.ratio": "bound / measured (seminar)",
+}
+
+
+def _columns(records) -> list:
+    """Every value column of the records: those of COLUMN_TITLES first, in its order, then the rest sorted."""
+    present = {k for r in records for k in r["values"]}
+    known = [c for c in COLUMN_TITLES if c in present]
+    return known + sorted(present - set(known))
+
+
+def _mean_sd(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None, None
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, sd
+
+
+def summarize(study, records) -> list:
+    """Mean and sd over seeds of every column, one entry per setting (grid order)."""
+    cols = _columns(records)
+    by_setting = {}
+    for sp, rec in zip(study.runs(), records):
+        by_setting.setdefault(sp.setting.index, (sp.setting, []))[1].append(rec)
+    out = []
+    for idx, (st, recs) in sorted(by_setting.items()):
+        row = {"setting": idx, "levels": st.levels, "n": len(recs), "mean": {}, "sd": {}}
+        for c in cols:
+            m, sd = _mean_sd([r["values"].get(c) for r in recs])
+            row["mean"][c], row["sd"][c] = m, sd
+        out.append(row)
+    return out
+
+
+def _ranks(v):
+    order = sorted(range(len(v)), key=lambda i: v[i])
+    r = [0.0] * len(v)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return r
+
+
+def _spearman(x, y):
+    rx, ry = _ranks(x), _ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else None
+
+
+def trends(study, summary) -> dict:
+    """For a study with one numeric factor: how each column's mean moves with it.
+
+    Returns ``{"factor", "direction", "columns": {col: {"rho", "monotone", "change", "change_in_sd", "text"}}}``
+    where ``rho`` is Spearman's rank correlation between the level and the mean (over settings),
+    ``monotone`` is ``"up"``/``"down"``/``None`` for the means in the order the factor moves
+    (``report.direction``), and ``change`` the last minus the first mean in that order.
+    Empty when the study has several factors or non-numeric levels.
+    """
+    if len(study.factors) != 1:
+        return {}
+    (factor,) = study.factors
+    levels = [row["levels"][factor] for row in summary]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels):
+        return {}
+    direction = study.report.get("direction", "grows")
+    order = sorted(range(len(levels)), key=lambda i: levels[i], reverse=(direction == "falls"))
+    name = factor.split(".")[-1]
+    out = {"factor": factor, "direction": direction, "columns": {}}
+    for col in summary[0]["mean"]:
+        ys = [summary[i]["mean"][col] for i in order]
+        if any(y is None for y in ys) or len(ys) < 2:
+            continue
+        xs = [levels[i] for i in order]
+        rho = _spearman(xs, ys)
+        diffs = [b - a for a, b in zip(ys, ys[1:])]
+        mono = "up" if all(d > 0 for d in diffs) else "down" if all(d < 0 for d in diffs) else None
+        change = ys[-1] - ys[0]
+        sds = [summary[i]["sd"][col] or 0.0 for i in order]
+        pooled = math.sqrt(sum(s * s for s in sds) / len(sds))
+        in_sd = abs(change) / pooled if pooled > 0 else None
+        if max(ys) == min(ys):
+            text = f"constant as {name} {direction}"
+        elif mono is not None:
+            text = f"{'grows' if mono == 'up' else 'shrinks'} monotonically as {name} {direction}"
+        else:
+            # rho is between the level and the mean; "as the level falls" reverses its sign
+            r = rho if direction == "grows" else -rho
+            if r >= 0.7:
+                text = f"tends to grow as {name} {direction}, not monotonically"
+            elif r <= -0.7:
+                text = f"tends to shrink as {name} {direction}, not monotonically"
+            else:
+                text = f"no monotone trend as {name} {direction}"
+        if "constant" not in text:
+            spread = f"{in_sd:.1f}× the seed sd" if in_sd is not None else "no seed sd"
+            text += f" (end-to-end change {change:+.3g}, {spread})"
+        out["columns"][col] = {"rho": rho, "monotone": mono, "change": change, "change_in_sd": in_sd, "text": text}
+    return out
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r])
+    return buf.getvalue()
+
+
+def write_table(study, records, out) -> dict:
+    """Write ``table.csv``, ``summary.csv`` and ``table.json`` for the finished ``records`` (grid order)."""
+    specs = study.runs()
+    if [r["key"] for r in records] != [sp.key for sp in specs]:
+        raise ValueError("records must be those of every run of the study, in grid order")
+    cols = _columns(records)
+    factors = list(study.factors)
+    rows = []
+    for sp, rec in zip(specs, records):
+        rows.append({"key": sp.key, "setting": sp.setting.index, "levels": sp.setting.levels, "seed": sp.seed, "values": rec["values"]})
+    summary = summarize(study, records)
+    tr = trends(study, summary)
+    estimators = {}
+    for rec in records:
+        for k, v in rec.get("extras", {}).get("estimators", {}).items():
+            estimators.setdefault(k, v)
+    shares = {rec["key"]: rec["extras"]["class_shares"] for rec in records if "class_shares" in rec.get("extras", {})}
+    atomic_write_text(out / "table.csv", _csv(["key", "setting", *factors, "seed", *cols],
+                                              [[r["key"], r["setting"], *(r["levels"][f] for f in factors), r["seed"],
+                                                *(r["values"].get(c) for c in cols)] for r in rows]))
+    atomic_write_text(out / "summary.csv", _csv(["setting", *factors, "n", *(x for c in cols for x in (c, f"{c}_sd"))],
+                                                [[s["setting"], *(s["levels"][f] for f in factors), s["n"],
+                                                  *(x for c in cols for x in (s["mean"][c], s["sd"][c]))] for s in summary]))
+    table = {"study": study.name, "factors": factors, "seeds": list(study.seeds), "columns": cols, "rows": rows, "summary": summary,
+             "trends": tr, "estimators": estimators, "class_shares": shares}
+    atomic_write_json(out / "table.json", table)
+    return table
