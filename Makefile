@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   installs into .venv and runs the main job on embedded data
+#   make demo   installs into .venv and runs the main job (the class-imbalance study on digits)
 #   make test   installs into .venv and runs the test suite
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/scoreuq demo --out demo_out
+	$(VENV)/bin/scoreuq study imbalance
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -7,7 +7,7 @@
 
 Importing scoreuq loads torch and numpy only: no matplotlib, Dask, POT or scipy.stats.
 """
-from . import bounds, data, losses, metrics, nets, processes, runs, sampling, training
+from . import bounds, data, losses, metrics, nets, processes, runs, sampling, studies, training
 from .processes import VESDE, VPSDE, ForwardProcess, OrnsteinUhlenbeck
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "processes",
     "sampling",
     "runs",
+    "studies",
     "ForwardProcess",
     "OrnsteinUhlenbeck",
     "VPSDE",

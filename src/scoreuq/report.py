@@ -31,7 +31,7 @@ GROUPS = (
 )
 _LOG = {"faithful.bound", "faithful.C2", "faithful.L", "seminar.bound", "faithful.ratio", "seminar.ratio"}
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:0.88em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+table{border-collapse:collapse;margin:0.6em 0 1.4em;font-size:0.88em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}td{white-space:nowrap}
 th{background:#f3f3f3}td.l,th.l{text-align:left}img{max-width:100%;border:1px solid #eee;margin:0.4em 0}
 pre{background:#f7f7f7;padding:0.8em;overflow-x:auto;font-size:0.85em}.samples{display:flex;flex-wrap:wrap;gap:1em}
 .samples figure{margin:0;width:270px}figcaption{font-size:0.85em;color:#555}code{font-size:0.92em}"""
@@ -154,6 +154,12 @@ def _audit_sentences(table: dict) -> list:
             "fails (bound < measured) in every setting" if hi < 1 else "holds in some settings and fails in others")
         out.append(f"The {preset} bound is {lo:.3g}–{hi:.3g} times the measured d1(π, m_g) across settings: it {holds}"
                    + (" with C = 1." if preset == "faithful" else "."))
+    below = [s for s in table["summary"] if s["mean"].get("faithful.measured") is not None and s["mean"].get("faithful.floor") is not None
+             and s["mean"]["faithful.measured"] <= s["mean"]["faithful.floor"]]
+    if below:
+        out.append(f"In {len(below)} of {len(table['summary'])} settings the measured d1(π, m_g) is at or below the sampling floor "
+                   "d1(π, π') (two independent samples of π of the same size): at this sample size the generated law cannot be told "
+                   "from π by W1, and the measured value is an upper estimate dominated by the finite-sample bias.")
     return out
 
 
@@ -213,8 +219,8 @@ def write_report(study_dir) -> tuple:
              f"{env.get('threads_per_run', '?')} torch thread(s) per run on {env.get('cpu_count', '?')} CPUs.",
              "Every number is a mean over seeds ± the sample standard deviation over seeds; each run's own "
              "estimates are in table.csv and runs/<key>/{metrics,bound}.json."]
-    tc = trends.get("columns", {})
-    trend_lines = [f"**{_title(c)}**: {tc[c]['text']}" for _, _, cols in GROUPS for c in cols if c in tc and c != "N"]
+    trend_lines = [f"**{_title(c)}**: {tr['columns'][c]['text']}" for tr in trends.values()
+                   for _, _, cols in GROUPS for c in cols if c in tr["columns"] and c != "N"]
     est = table.get("estimators", {})
     est_rows = [[_title(c), c, e] for c, e in est.items()]
     per_run_cols = table["columns"]

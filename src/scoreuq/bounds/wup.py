@@ -193,7 +193,7 @@ def _score_errors(model, process, train, true_score, eps, T, n, g):
 def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: float = 0.1, C: float = 1.0, R: float | None = None,
         omega: float = 1.0, T: float | None = None, true_score=None, generated: torch.Tensor | None = None,
         n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", n_projections: int = 200, n_enn: int = 2000,
-        lipschitz_kw: dict | None = None, c2_kw: dict | None = None) -> WUPReport:
+        max_train: int = 5000, lipschitz_kw: dict | None = None, c2_kw: dict | None = None) -> WUPReport:
     r"""Faithful estimate of every term of the WUP bound (module docstring), with an audit.
 
     Parameters
@@ -208,7 +208,11 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     true_score : exact :math:`\nabla\log p_t` for e_nn; default ``reference.score_fn(process)``
         when π has one, else the smoothed empirical law of ``train``
     generated : samples of the model for the audit (optional)
-    n_sub : subsample size of every :math:`W_1`; seeds : one estimate of each random term per seed
+    n_sub : size of every sample of π, p_ref and m_g in the :math:`W_1` terms; seeds : one estimate of each random term per seed
+    max_train : X4 compares the whole training set :math:`\pi_N` with ``n_sub`` points of π when
+        :math:`N \le` ``max_train`` (else a subsample of that size): :math:`\pi_N` itself is the
+        measure of the theorem, and sampling it would add noise that hides how it moves with N or
+        with class imbalance
     d1 : ``"exact"`` (POT) or ``"sliced"`` (a lower bound of W1)
     """
     T = process.T if T is None else T
@@ -217,6 +221,9 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         raise ValueError(f"d1 must be 'exact' or 'sliced', got {d1!r}")
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
+    for name, v in (("n_sub", n_sub), ("max_train", max_train)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+            raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
     train = train.detach()
     dtype = train.dtype
     _check_model(model, train, process)
@@ -245,7 +252,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         pi = ref_samples[s]
         prior = process.prior((n_sub, *train.shape[1:]), generator=g, dtype=torch.float64)
         x1.append(_d1(pi, prior, d1, n_projections, g))
-        x4.append(_d1(_sub(train, n_sub, g), pi, d1, n_projections, g))
+        x4.append(_d1(_sub(train, max_train, g), pi, d1, n_projections, g))
         e, dl = _score_errors(model, process, train, true_score, eps, T, n_enn, g)
         enn.append(e)
         dsm.append(dl)
@@ -266,7 +273,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         "L": Term.of("L", "Lipschitz ‖∇s_θ‖∞", lips, f"max spectral norm of ∇_x s_θ by Golub–Kahan–Lanczos power iteration (jvp/vjp) on points of p_t; max reached at t = {t_at}",
                      {"points": lk["n_times"] * lk["n_per_t"], "t values": lk["n_times"]}),
         "C2": Term.of("C2", "‖s_θ‖_C²", c2s, "max of sampled sup norms of s, ∇_x s, ∂_t s and second derivatives (random directions)", {}),
-        "X4": Term.of("X4", "d1(π_N, π)", x4, d1_name, {**sizes_w, "N": int(train.shape[0])}),
+        "X4": Term.of("X4", "d1(π_N, π)", x4, d1_name, {**sizes_w, "N": int(train.shape[0]), "π_N points": min(int(train.shape[0]), max_train)}),
     }
 
     def formula(X1, e, L, c2, X4):

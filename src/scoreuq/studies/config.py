@@ -12,10 +12,12 @@ A study is one YAML file (read with ``yaml.safe_load``), validated whole before 
       # reference: [{label: "OU T=1", process.params.T: 1.0}, {label: "VP", process.name: vp, process.params: {}}]
     seeds: [0, 1, 2]                  # each setting runs once per seed (the run config's ``seed``)
     evaluate: {n: 500}                # generated samples per run, for the distances and the bound's audit
-    bound: {estimators: both, n_sub: 300, seeds: [0, 1]}   # or ``bound: false``
+    bound: {estimators: both, n_sub: 300, seeds: [0, 1]}   # or ``bound: false``; also lipschitz: {n_times, n_per_t, n_iter,
+                                      # batch} and c2: {n_times, n_per_t, n_directions, n_iter, batch}
     threads: 1                        # torch threads per run, pinned so every executor gives the same numbers
     executor: {name: local, workers: null}                  # default executor; the CLI may override
-    report: {direction: falls}        # trends are phrased "as <factor> falls" (or "grows")
+    report: {direction: falls}        # trends are phrased "as <factor> falls" (or "grows");
+                                      # ordered: true treats non-numeric levels as ordered as written
 
 Every run config of the grid is built (so an unknown factor or a bad level is an error naming
 it) and every distinct one is prepared (data loaded, model probed) by :func:`check_study`.
@@ -32,7 +34,7 @@ from ..runs.config import ConfigError, RunConfig, _numbers, load_config
 __all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir"]
 
 EXECUTORS = ("local", "process", "dask")
-_BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule"}
+_BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule", "lipschitz", "c2"}
 _EVAL_KEYS = {"n", "max_exact", "n_projections"}
 _TOP_KEYS = {"name", "description", "base", "set", "factors", "seeds", "evaluate", "bound", "threads", "executor", "report"}
 
@@ -103,11 +105,15 @@ class StudyConfig:
             bs = self.bound.get("seeds")
             if bs is not None and (not isinstance(bs, list) or not bs or not all(isinstance(s, int) and not isinstance(s, bool) for s in bs)):
                 raise ConfigError(f"bound.seeds must be a non-empty list of integers, got {bs!r}")
+            for k, allowed in (("lipschitz", {"n_times", "n_per_t", "n_iter", "batch"}), ("c2", {"n_times", "n_per_t", "n_directions", "n_iter", "batch"})):
+                _check_mapping(f"bound.{k}", self.bound.get(k) or {}, allowed)
             if self.bound.get("estimators", "both") not in ("faithful", "seminar", "both"):
                 raise ConfigError(f"bound.estimators must be one of ['faithful', 'seminar', 'both'], got {self.bound['estimators']!r}")
         _check_mapping("executor", self.executor, {"name", "workers", "scheduler"})
         check_executor(self.executor.get("name", "local"), self.executor.get("workers"), self.executor.get("scheduler"))
-        _check_mapping("report", self.report, {"direction"})
+        _check_mapping("report", self.report, {"direction", "ordered"})
+        if not isinstance(self.report.get("ordered", False), bool):
+            raise ConfigError(f"report.ordered must be true or false, got {self.report['ordered']!r}")
         if self.report.get("direction", "grows") not in ("grows", "falls"):
             raise ConfigError(f"report.direction must be 'grows' or 'falls', got {self.report['direction']!r}")
 
@@ -126,7 +132,10 @@ class StudyConfig:
                     for k in lv:
                         if not isinstance(k, str) or "." not in k:
                             raise ConfigError(f"factors.{name}: {k!r} is not a dotted run-config key (such as process.params.T)")
-                    label = str(label) if label is not None else ", ".join(f"{k.split('.')[-1]}={v}" for k, v in lv.items())
+                    if label is None:
+                        label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in lv.items())
+                    elif isinstance(label, bool) or not isinstance(label, (int, float, str)):
+                        raise ConfigError(f"factors.{name}: a label must be a number or a string, got {label!r}")
                     axis.append((label, lv))
                 else:
                     if "." not in name:

@@ -183,6 +183,7 @@ def run_one(task: dict) -> dict:
             bk = dict(task["bound"])
             if "seeds" in bk:
                 bk["seeds"] = tuple(bk["seeds"])
+            bk["lipschitz_kw"], bk["c2_kw"] = bk.pop("lipschitz", None), bk.pop("c2", None)
             t0 = time.perf_counter()
             bound = runs.bound(run, generated=samples, **bk)
             bound.pop("markdown", None)
@@ -208,13 +209,13 @@ def _local(tasks, workers, scheduler, on_done):
 
 def _pool(tasks, workers, scheduler, on_done):
     import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
         futs = {ex.submit(run_one, t): t for t in tasks}
         pending = set(futs)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
                 if f.exception() is not None:
                     for p in pending:
@@ -268,7 +269,7 @@ def load_records(study_dir) -> dict:
 
 
 def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: int | None = None, scheduler: str | None = None,
-              report: bool = True, progress=print) -> StudyResult:
+              report: bool = True, progress=None) -> StudyResult:
     """Run every unfinished run of ``study`` into the folder ``out``, then write the table (and the report).
 
     ``executor`` (``local`` sequential, ``process`` pool, ``dask``), ``workers`` and ``scheduler``
@@ -277,6 +278,9 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
     """
     from .table import write_table
 
+    if progress is None:
+        def progress(line):
+            print(line, flush=True)
     ex = study.executor
     executor = executor or ex.get("name", "local")
     workers = workers if workers is not None else ex.get("workers")

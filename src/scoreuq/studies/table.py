@@ -103,53 +103,68 @@ def _spearman(x, y):
 
 
 def trends(study, summary) -> dict:
-    """For a study with one numeric factor: how each column's mean moves with it.
+    """How each column's mean moves with each ordered factor.
 
-    Returns ``{"factor", "direction", "columns": {col: {"rho", "monotone", "change", "change_in_sd", "text"}}}``
-    where ``rho`` is Spearman's rank correlation between the level and the mean (over settings),
-    ``monotone`` is ``"up"``/``"down"``/``None`` for the means in the order the factor moves
-    (``report.direction``), and ``change`` the last minus the first mean in that order.
-    Empty when the study has several factors or non-numeric levels.
+    A factor is ordered when its levels are numbers, or when ``report.ordered`` is true (the
+    levels in the order written). With several factors, a factor's trend is its main effect:
+    the means averaged over the other factors' levels. Returns ``{factor: {"direction",
+    "columns": {col: {"rho", "monotone", "change", "change_in_sd", "text"}}}}`` where ``rho`` is
+    Spearman's rank correlation between the level and the mean, ``monotone`` is ``"up"``,
+    ``"down"`` or ``None`` for the means in the order the factor moves (``report.direction``:
+    ``grows`` or ``falls``), and ``change`` the last minus the first mean in that order.
     """
-    if len(study.factors) != 1:
-        return {}
-    (factor,) = study.factors
-    levels = [row["levels"][factor] for row in summary]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels):
-        return {}
     direction = study.report.get("direction", "grows")
-    order = sorted(range(len(levels)), key=lambda i: levels[i], reverse=(direction == "falls"))
-    name = factor.split(".")[-1]
-    out = {"factor": factor, "direction": direction, "columns": {}}
-    for col in summary[0]["mean"]:
-        ys = [summary[i]["mean"][col] for i in order]
-        if any(y is None for y in ys) or len(ys) < 2:
+    out = {}
+    for factor, levels_raw in study.factors.items():
+        levels = []
+        for row in summary:
+            if row["levels"][factor] not in levels:
+                levels.append(row["levels"][factor])
+        if len(levels) < 2:
             continue
-        xs = [levels[i] for i in order]
-        rho = _spearman(xs, ys)
-        diffs = [b - a for a, b in zip(ys, ys[1:])]
-        mono = "up" if all(d > 0 for d in diffs) else "down" if all(d < 0 for d in diffs) else None
-        change = ys[-1] - ys[0]
-        sds = [summary[i]["sd"][col] or 0.0 for i in order]
-        pooled = math.sqrt(sum(s * s for s in sds) / len(sds))
-        in_sd = abs(change) / pooled if pooled > 0 else None
-        if max(ys) == min(ys):
-            text = f"constant as {name} {direction}"
-        elif mono is not None:
-            text = f"{'grows' if mono == 'up' else 'shrinks'} monotonically as {name} {direction}"
-        else:
-            # rho is between the level and the mean; "as the level falls" reverses its sign
-            r = rho if direction == "grows" else -rho
-            if r >= 0.7:
-                text = f"tends to grow as {name} {direction}, not monotonically"
-            elif r <= -0.7:
-                text = f"tends to shrink as {name} {direction}, not monotonically"
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+        if not numeric and not study.report.get("ordered", False):
+            continue
+        pos = {lv: (float(lv) if numeric else i) for i, lv in enumerate(levels)}
+        order = sorted(levels, key=lambda lv: pos[lv], reverse=(direction == "falls"))
+        name = factor.split(".")[-1]
+        cols = {}
+        for col in summary[0]["mean"]:
+            ys, sds = [], []
+            for lv in order:
+                rows = [r for r in summary if r["levels"][factor] == lv]
+                ms = [r["mean"][col] for r in rows]
+                if any(m is None for m in ms):
+                    break
+                ys.append(sum(ms) / len(ms))
+                sds.append(math.sqrt(sum((r["sd"][col] or 0.0) ** 2 for r in rows) / len(rows)))
+            if len(ys) != len(order):
+                continue
+            rho = _spearman([pos[lv] for lv in order], ys)
+            diffs = [b - a for a, b in zip(ys, ys[1:])]
+            mono = "up" if all(d > 0 for d in diffs) else "down" if all(d < 0 for d in diffs) else None
+            change = ys[-1] - ys[0]
+            pooled = math.sqrt(sum(x * x for x in sds) / len(sds))
+            in_sd = abs(change) / pooled if pooled > 0 else None
+            if max(ys) == min(ys):
+                text = f"constant as {name} {direction}"
+            elif mono is not None:
+                text = f"{'grows' if mono == 'up' else 'shrinks'} monotonically as {name} {direction}"
             else:
-                text = f"no monotone trend as {name} {direction}"
-        if "constant" not in text:
-            spread = f"{in_sd:.1f}× the seed sd" if in_sd is not None else "no seed sd"
-            text += f" (end-to-end change {change:+.3g}, {spread})"
-        out["columns"][col] = {"rho": rho, "monotone": mono, "change": change, "change_in_sd": in_sd, "text": text}
+                r = rho if direction == "grows" else -rho  # rho pairs a rising level with the mean
+                if r >= 0.7:
+                    text = f"tends to grow as {name} {direction}, not monotonically"
+                elif r <= -0.7:
+                    text = f"tends to shrink as {name} {direction}, not monotonically"
+                else:
+                    text = f"no monotone trend as {name} {direction}"
+            if "constant" not in text:
+                spread = f"{in_sd:.1f}× the seed sd" if in_sd is not None else "no seed sd"
+                text += f" (end-to-end change {change:+.3g}, {spread})"
+            if len(study.factors) > 1:
+                text += " [main effect, averaged over the other factors]"
+            cols[col] = {"rho": rho, "monotone": mono, "change": change, "change_in_sd": in_sd, "text": text}
+        out[factor] = {"direction": direction, "levels": order, "columns": cols}
     return out
 
 
