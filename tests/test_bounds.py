@@ -34,6 +34,19 @@ def test_exact_score_terms_match_closed_forms():
     assert t["X4"].value < 0.06 and rep.measured.value < 0.06
     assert rep.constants["R"] == pytest.approx(su.bounds.data_radius(train, gm.sample(2000, generator=torch.Generator().manual_seed(10_000), dtype=torch.float64)), rel=0.2)
     assert rep.bound > rep.measured.value and rep.ratio > 1
+    # the breakdown, rebuilt by hand from the terms and constants, gives the bound; e_nn = 0 has no share
+    c, b = rep.constants, rep.breakdown
+    prior = c["R"] ** 2 * math.exp(-c["omega"] * c["T"] / c["R"] ** 2) * t["X1"].value
+    early = (1 + abs(math.log(c["delta"])) / eps) * t["X4"].value
+    reg = c["T"] * t["C2"].value ** 2 * t["X4"].value
+    assert b["prior_term"] == pytest.approx(prior, rel=1e-12) and b["X4_eps"] == pytest.approx(early, rel=1e-12)
+    assert b["X4_C2"] == pytest.approx(reg, rel=1e-12)
+    full = c["C"] * c["R"] ** 1.5 * (1 + t["L"].value) * (prior + math.sqrt(early + reg))
+    assert rep.bound == pytest.approx(full, rel=1e-12) and b["bound"] == pytest.approx(full, rel=1e-12)
+    sh = b["shares"]
+    assert sh["e_nn"] == 0.0 and sh["X4_eps"] + sh["X4_C2"] == pytest.approx(1.0, rel=1e-12)
+    assert sh["prior"] == pytest.approx(prior / (prior + math.sqrt(early + reg)), rel=1e-12)
+    assert "of the bracket" in rep.to_markdown()
     d = rep.to_dict()
     json.dumps(d)
     assert "| d1(π, p_ref) | X1 |" in rep.to_markdown()
@@ -127,6 +140,13 @@ def test_bound_cli_writes_json_and_markdown_for_both_presets(digits_run, capsys)
     assert set(["faithful", "seminar"]) <= set(res)
     for preset in ("faithful", "seminar"):
         assert math.isfinite(res[preset]["bound"]) and res[preset]["measured"]["value"] > 0
+        b = res[preset]["breakdown"]  # the pieces recombine to the bound (from the mean terms)
+        assert b["offset"] + b["prefactor"] * (b["prior_term"] + math.sqrt(b["e_nn"] + b["X4_eps"] + b["X4_C2"])) == pytest.approx(res[preset]["bound"], rel=1e-12)
+    sem = res["seminar"]  # the seminar's pieces, rebuilt from its terms and constants
+    c, tm = sem["constants"], sem["terms"]
+    assert sem["breakdown"]["X4_C2"] == pytest.approx(tm["X4"]["value"] * c["T"] * tm["L"]["value"] ** 2, rel=1e-12)
+    assert sem["breakdown"]["X4_eps"] == pytest.approx(tm["X4"]["value"] * (1 + abs(math.log(c["delta"])) / math.sqrt(c["eps"])), rel=1e-12)
+    assert sem["breakdown"]["offset"] == pytest.approx(math.sqrt(c["eps"]), rel=1e-12)
     assert res["kde_bandwidth"] > 0 and "Gaussian KDE" in res["pi"]
     md = (digits_run / "bound.md").read_text()
     assert "faithful estimators" in md and "seminar estimators" in md and "power iteration" in md

@@ -257,7 +257,7 @@ def test_report_is_self_contained_with_valid_pngs(imbalance_study):
         img = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
         assert img.shape[0] > 10 and img.shape[1] > 10
     for needle in ("X4 = d1(π_N, π)", "bound (seminar)", "Trends", "How each number was estimated", "Study config", "torch",
-                   "as keep_ratio falls"):
+                   "as keep_ratio falls", "Which term carries the bound", "is the largest part of e"):
         assert needle in html_text, needle
     md = (imbalance_study / "report.md").read_text()
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):

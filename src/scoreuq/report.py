@@ -28,6 +28,9 @@ GROUPS = (
         "faithful.floor", "faithful.ratio"]),
     ("seminar", "WUP bound, the seminar's estimators (Table 1 columns, 000 §4)", [
         "seminar.X1", "seminar.X2", "seminar.X3", "seminar.X4", "seminar.bound", "seminar.measured", "seminar.ratio"]),
+    ("shares", "Which term carries the bound (shares at each run's mean terms)", [
+        "faithful.share.prior", "faithful.share.e_nn", "faithful.share.X4_eps", "faithful.share.X4_C2",
+        "seminar.share.prior", "seminar.share.e_nn", "seminar.share.X4_eps", "seminar.share.X4_C2"]),
 )
 _LOG = {"faithful.bound", "faithful.C2", "faithful.L", "seminar.bound", "faithful.ratio", "seminar.ratio"}
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -154,6 +157,16 @@ def _audit_sentences(table: dict) -> list:
             "fails (bound < measured) in every setting" if hi < 1 else "holds in some settings and fails in others")
         out.append(f"The {preset} bound is {lo:.3g}–{hi:.3g} times the measured d1(π, m_g) across settings: it {holds}"
                    + (" with C = 1." if preset == "faithful" else "."))
+    names = {"e_nn": "e_nn (score error)", "X4_eps": "the early-stopping piece (1 + |log δ|/ε) X4",
+             "X4_C2": "the regularity piece T ‖s‖²_C² X4"}
+    pieces = {k: [s["mean"].get(f"faithful.share.{k}") for s in table["summary"]] for k in names}
+    if all(v is not None for vs in pieces.values() for v in vs) and pieces["e_nn"]:
+        top = {k: sum(1 for i in range(len(table["summary"])) if max(pieces, key=lambda j: pieces[j][i]) == k) for k in names}
+        k = max(top, key=top.get)
+        pr = [s["mean"].get("faithful.share.prior") for s in table["summary"]]
+        out.append(f"In the faithful bound, {names[k]} is the largest part of e'_nn in {top[k]} of {len(table['summary'])} settings "
+                   f"({min(pieces[k]):.1%}–{max(pieces[k]):.1%} of it)"
+                   + (f"; the prior term is {min(pr):.1%}–{max(pr):.1%} of the bracket." if None not in pr else "."))
     below = [s for s in table["summary"] if s["mean"].get("faithful.measured") is not None and s["mean"].get("faithful.floor") is not None
              and s["mean"]["faithful.measured"] <= s["mean"]["faithful.floor"]]
     if below:

@@ -79,6 +79,7 @@ class WUPReport:
     measured: Term | None = None
     floor: Term | None = None
     notes: tuple = ()
+    breakdown: dict = field(default_factory=dict)
 
     @property
     def ratio(self) -> float | None:
@@ -113,9 +114,26 @@ class WUPReport:
             if self.floor is not None:
                 lines.append(f"| sampling floor d1(π, π) | audit | {self.floor.value:.5g} | {self.floor.sd:.2g} | {self.floor.estimator} | |")
             lines.append(f"| bound / measured | | {self.ratio:.4g} | | | |")
+        if self.breakdown:
+            sh = self.breakdown["shares"]
+            lines += ["", f"Which term carries the bound (at the mean terms): the prior (forward-convergence) term "
+                      f"is {sh['prior']:.1%} of the bracket; inside e'_nn, e_nn is {sh['e_nn']:.1%}, the early-stopping "
+                      f"piece (… |log δ|/ε …) X4 {sh['X4_eps']:.1%} and the regularity piece T (…)² X4 {sh['X4_C2']:.1%}."]
         if self.notes:
             lines += [""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+def _breakdown(prefactor, prior, e_nn, x4_eps, x4_c2, offset=0.0) -> dict:
+    """The bound ``offset + prefactor (prior + √(e_nn + x4_eps + x4_c2))`` split into its pieces, with
+    the share of the prior (forward-convergence) term in the bracket and of each piece in e'_nn."""
+    e_p = e_nn + x4_eps + x4_c2
+    score = math.sqrt(e_p)
+    return {"offset": offset, "prefactor": prefactor, "prior_term": prior, "score_term": score, "e_nn": e_nn,
+            "X4_eps": x4_eps, "X4_C2": x4_c2, "bound": offset + prefactor * (prior + score),
+            "shares": {"prior": prior / (prior + score) if prior + score > 0 else 0.0,
+                       "e_nn": e_nn / e_p if e_p > 0 else 0.0, "X4_eps": x4_eps / e_p if e_p > 0 else 0.0,
+                       "X4_C2": x4_c2 / e_p if e_p > 0 else 0.0}}
 
 
 def empirical_score(train: torch.Tensor, process):
@@ -281,7 +299,10 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         return C * R**1.5 * (1 + L) * (R**2 * math.exp(-omega * T / R**2) * X1 + math.sqrt(enn_p))
 
     per_seed = tuple(formula(*(terms[k].values[i] for k in ("X1", "e_nn", "L", "C2", "X4"))) for i in range(len(seeds)))
-    bound = formula(*(terms[k].value for k in ("X1", "e_nn", "L", "C2", "X4")))
+    X1m, em, Lm, c2m, X4m = (terms[k].value for k in ("X1", "e_nn", "L", "C2", "X4"))
+    bound = formula(X1m, em, Lm, c2m, X4m)
+    parts = _breakdown(C * R**1.5 * (1 + Lm), R**2 * math.exp(-omega * T / R**2) * X1m, em,
+                       (1 + abs(math.log(delta)) / eps) * X4m, T * c2m**2 * X4m)
     notes = [r_note, "The bound holds up to the universal constant C of the theorem (C = 1 unless set).",
              "Lipschitz and C² terms are sampled maxima: lower estimates of the suprema in the theorem."]
     if d1 == "sliced":
@@ -293,7 +314,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         formula="C R^{3/2} (1 + L) (R² e^{−ωT/R²} X1 + √(e_nn + (1 + |log δ|/ε + T C2²) X4))",
         measured=Term.of("d1(π, m_g)", "measured", meas, d1_name, sizes_w) if meas else None,
         floor=Term.of("d1(π, π')", "floor", floor, d1_name, sizes_w) if floor else None,
-        notes=tuple(notes),
+        notes=tuple(notes), breakdown=parts,
     )
 
 
@@ -349,13 +370,16 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
         "X4": Term.of("X4", "d1(π_N, π) proxy", [x4], "1-D W1 between the class-proportion values of π_N and of the full set", {"classes": k}),
     }
     per_seed = tuple(formula(terms["X1"].values[i], terms["L"].values[i]) for i in range(len(seeds)))
+    X1m, Lm = terms["X1"].value, terms["L"].value
+    parts = _breakdown(R**1.5 * (1 + math.sqrt(Lm)), R * math.exp(-omega * T / R**2) * X1m, e_nn,
+                       x4 * (1 + abs(math.log(delta)) / math.sqrt(eps)), x4 * T * Lm**2, offset=math.sqrt(eps))
     return WUPReport(
         preset="seminar", terms=terms,
         constants={"C": 1.0, "R": R, "omega": omega, "T": T, "eps": eps, "delta": delta},
         bound=formula(terms["X1"].value, terms["L"].value), bound_values=per_seed,
         formula="√ε + R^{3/2}(1 + √L)(R e^{−ωT/R²} X1 + √(e_nn + X4 (1 + |log δ|/√ε + T L²)))",
         measured=Term.of("d1(π, m_g)", "measured", meas, "exact W1 (POT emd2)", {"n_sub": n_sub}) if meas else None,
-        notes=tuple(differences()),
+        notes=tuple(differences()), breakdown=parts,
     )
 
 

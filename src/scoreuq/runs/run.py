@@ -271,8 +271,9 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
 
     ``w1`` is the exact W1 (POT) on at most ``max_exact`` points per side; ``sliced_w1`` uses
     ``n_projections`` directions on all points; ``mmd2`` is the unbiased RBF MMD² at the median
-    bandwidth. The same metrics between the training set and the held-out set (``floor``)
-    show what a perfect model trained on these samples could reach. For the circle, C1 to
+    bandwidth. The same metrics between a reference sample and the held-out set (``floor``)
+    show what a perfect model could reach: a fresh sample of π where π is known (synthetic
+    data), the training set otherwise. For the circle, C1 to
     the training points and C2 to the true circle (003 Def. 4.1–4.2); for images, the
     Fréchet distance on a feature classifier (cached at ``classifier_cache``, default in the
     run directory) and the generated class shares.
@@ -290,7 +291,8 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     g = torch.Generator().manual_seed(seed)
     test = rd.test.float()
     ref = rd.train.float()
-    if rd.truth is not None and rd.image_shape is None and rd.train.shape[0] < x.shape[0]:
+    if rd.truth is not None and rd.image_shape is None:
+        # π is known: a fresh sample of π is what a perfect model would produce
         ref_name = "fresh true sample"
         ref = rd.truth.sample(min(x.shape[0], test.shape[0]), generator=g, dtype=torch.float32)
     else:

@@ -113,6 +113,8 @@ def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
         for key, term in rep["terms"].items():
             v[f"{preset}.{term['symbol']}" if preset == "seminar" else f"{preset}.{key}"] = term["value"]
         v[f"{preset}.bound"] = rep["bound"]
+        for k, share in (rep.get("breakdown") or {}).get("shares", {}).items():
+            v[f"{preset}.share.{k}"] = share
         if rep.get("measured"):
             v[f"{preset}.measured"] = rep["measured"]["value"]
             v[f"{preset}.ratio"] = rep["ratio"]
@@ -141,6 +143,10 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
             f"{k}={x:.4g}" if isinstance(x, float) else f"{k}={x}" for k, x in rep["constants"].items() if k != "R")
         if rep.get("measured"):
             est[f"{preset}.measured"] = f"measured d1(π, m_g): {rep['measured']['estimator']} between generated samples and π"
+        if rep.get("breakdown"):
+            est[f"{preset}.share.prior"] = "prior term / (prior term + √e'_nn) inside the bound's bracket, at the run's mean terms"
+            for k in ("e_nn", "X4_eps", "X4_C2"):
+                est[f"{preset}.share.{k}"] = "this piece / e'_nn, at the run's mean terms (the three pieces sum to 1)"
     return est
 
 

@@ -21,7 +21,7 @@ COLUMN_TITLES = {
     "measured.w1": "measured W1(gen, held-out)",
     "measured.sliced_w1": "measured sliced W1",
     "measured.mmd2": "measured MMD²",
-    "floor.w1": "floor W1(train, held-out)",
+    "floor.w1": "floor W1(reference, held-out)",
     "frechet": "Fréchet distance",
     "frechet_floor": "Fréchet floor",
     "shares.tv_generated_train": "TV(gen shares, train shares)",
@@ -37,6 +37,10 @@ COLUMN_TITLES = {
     "faithful.measured": "measured d1(π, m_g)",
     "faithful.floor": "floor d1(π, π')",
     "faithful.ratio": "bound / measured",
+    "faithful.share.prior": "prior term's share of the bracket",
+    "faithful.share.e_nn": "e_nn's share of e'_nn",
+    "faithful.share.X4_eps": "(1 + |log δ|/ε) X4's share of e'_nn",
+    "faithful.share.X4_C2": "T ‖s‖²_C² X4's share of e'_nn",
     "seminar.X1": "X1 (seminar)",
     "seminar.X2": "X2 (seminar)",
     "seminar.X3": "X3 (seminar)",
@@ -44,6 +48,10 @@ COLUMN_TITLES = {
     "seminar.bound": "bound (seminar)",
     "seminar.measured": "measured (seminar)",
     "seminar.ratio": "bound / measured (seminar)",
+    "seminar.share.prior": "prior term's share (seminar)",
+    "seminar.share.e_nn": "X2's share of e'_nn (seminar)",
+    "seminar.share.X4_eps": "(1 + |log δ|/√ε) X4's share (seminar)",
+    "seminar.share.X4_C2": "T L² X4's share (seminar)",
 }
 
 
