@@ -12,7 +12,7 @@ from scoreuq import metrics, sampling
 from scoreuq.data import GaussianMixture
 from scoreuq.nets import ScoreMLP
 from scoreuq.processes import OrnsteinUhlenbeck
-from scoreuq.training import CheckpointError, TrainConfig, Trainer, TrainingDiverged, load_checkpoint
+from scoreuq.training import CheckpointError, TrainConfig, Trainer, TrainingDiverged, load_checkpoint, save_checkpoint
 
 SCRIPT = textwrap.dedent(
     """
@@ -80,6 +80,35 @@ def test_corrupted_checkpoint_is_reported_never_loaded(tmp_path):
     (tmp_path / "checkpoints" / "last.pt.sha256").unlink()
     with pytest.raises(CheckpointError, match="no checksum"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_a_kill_during_a_checkpoint_save_leaves_a_loadable_checkpoint(tmp_path, monkeypatch, crash_at):
+    """save_checkpoint replaces two files (data, sidecar); a kill before any of its three atomic
+    replacements must leave data that matches its sidecar: the old checkpoint or the new one."""
+    import scoreuq.training as tm
+
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"w": torch.zeros(3)})
+    calls = {"n": 0}
+    real = tm.atomic_write
+
+    def dying(p, write):
+        calls["n"] += 1
+        if calls["n"] == crash_at:
+            raise KeyboardInterrupt("killed")
+        return real(p, write)
+
+    monkeypatch.setattr(tm, "atomic_write", dying)
+    monkeypatch.setattr(tm, "atomic_write_text", lambda p, text: dying(p, lambda tmp: open(tmp, "w").write(text)))
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"w": torch.ones(3)})
+    got = load_checkpoint(path)["w"]
+    assert torch.equal(got, torch.zeros(3)) or torch.equal(got, torch.ones(3))
+    monkeypatch.undo()
+    save_checkpoint(path, {"w": torch.full((3,), 2.0)})  # the next save completes and leaves one digest
+    assert torch.equal(load_checkpoint(path)["w"], torch.full((3,), 2.0))
+    assert len((tmp_path / "last.pt.sha256").read_text().split()) == 1
 
 
 def test_pickled_payload_is_refused(tmp_path):

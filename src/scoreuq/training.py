@@ -9,7 +9,10 @@ checkpoint ends with the same weights as an uninterrupted one.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -97,11 +100,36 @@ def _sha256(path: Path) -> str:
 
 
 def save_checkpoint(path, state: dict) -> Path:
-    """Write ``state`` atomically with a ``.sha256`` sidecar (written after the data)."""
+    """Write ``state`` atomically with a ``.sha256`` sidecar, so that a kill at any moment leaves a
+    checkpoint that matches its sidecar.
+
+    The data and the sidecar are two files, each replaced atomically, so they cannot change
+    together. The sidecar therefore first lists the new digest *and* the old one, then the data
+    is replaced, then the sidecar is rewritten with the new digest alone: between any two steps
+    the file on disk is one of the listed digests.
+    """
     path = Path(path)
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-    atomic_write_text(path.with_name(path.name + ".sha256"), _sha256(path) + "\n")
+    side = path.with_name(path.name + ".sha256")
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    new = hashlib.sha256(data).hexdigest()
+    old = _sha256(path) if path.is_file() and side.is_file() and _sha256(path) in _digests(side) else None
+    if old is not None and old != new:
+        atomic_write_text(side, f"{new}\n{old}\n")
+    def _w(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, _w)
+    atomic_write_text(side, new + "\n")
     return path
+
+
+def _digests(side: Path) -> set:
+    return {line.strip() for line in side.read_text().splitlines() if line.strip()}
 
 
 def load_checkpoint(path) -> dict:
@@ -112,7 +140,7 @@ def load_checkpoint(path) -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not side.is_file():
         raise CheckpointError(f"checkpoint {path} has no checksum file {side.name}; refusing to load it")
-    if _sha256(path) != side.read_text().strip():
+    if _sha256(path) not in _digests(side):
         raise CheckpointError(f"checkpoint {path} is corrupted: its SHA-256 does not match {side.name}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
