@@ -145,6 +145,12 @@ def _sample_images(study_dir: Path, table: dict) -> list:
     return out
 
 
+def _pct(x: float) -> str:
+    """A share as a percentage that keeps tiny and near-total shares readable (3e-05%, not 0.0%)."""
+    p = 100 * x
+    return f"{p:.1f}%" if 0.1 <= p <= 99.9 else (f"{p:.2g}%" if p < 0.1 else f"100 − {100 - p:.2g}%" if p < 100 else "100%")
+
+
 def _audit_sentences(table: dict) -> list:
     out = []
     for preset in ("faithful", "seminar"):
@@ -165,8 +171,8 @@ def _audit_sentences(table: dict) -> list:
         k = max(top, key=top.get)
         pr = [s["mean"].get("faithful.share.prior") for s in table["summary"]]
         out.append(f"In the faithful bound, {names[k]} is the largest part of e'_nn in {top[k]} of {len(table['summary'])} settings "
-                   f"({min(pieces[k]):.1%}–{max(pieces[k]):.1%} of it)"
-                   + (f"; the prior term is {min(pr):.1%}–{max(pr):.1%} of the bracket." if None not in pr else "."))
+                   f"({_pct(min(pieces[k]))}–{_pct(max(pieces[k]))} of it)"
+                   + (f"; the prior term is {_pct(min(pr))}–{_pct(max(pr))} of the bracket." if None not in pr else "."))
     below = [s for s in table["summary"] if s["mean"].get("faithful.measured") is not None and s["mean"].get("faithful.floor") is not None
              and s["mean"]["faithful.measured"] <= s["mean"]["faithful.floor"]]
     if below:
