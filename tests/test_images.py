@@ -8,6 +8,7 @@ import torch
 
 from scoreuq.data import (
     MNIST_TEST_CLASS_COUNTS,
+    class_shares,
     download_mnist,
     imbalance,
     load_digits,
@@ -23,6 +24,9 @@ def test_mnist_idx_reads_the_official_test_set(mnist_dir):
     assert len(ds) == 10000 and ds.shape == (1, 28, 28)
     assert ds.labels.min() == 0 and ds.labels.max() == 9
     assert tuple(ds.class_counts().tolist()) == MNIST_TEST_CLASS_COUNTS
+    # shares against the official counts; a class absent from the labels still gets its (zero) share
+    assert class_shares(ds.labels, 10).tolist() == [c / 10000 for c in MNIST_TEST_CLASS_COUNTS]
+    assert class_shares(ds.labels[ds.labels < 9], 11)[9:].tolist() == [0.0, 0.0]
     assert float(ds.images.min()) == 0.0 and float(ds.images.max()) == 1.0
 
 

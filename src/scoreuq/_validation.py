@@ -14,6 +14,7 @@ import torch
 __all__ = [
     "append_dims",
     "check_positive",
+    "check_int",
     "check_in_range",
     "check_finite",
     "check_points",
@@ -44,6 +45,13 @@ def _as_float(name: str, value: Any) -> float:
     if math.isnan(v):
         raise ValueError(f"{name} must be a real number, got NaN")
     return v
+
+
+def check_int(name: str, value: Any, minimum: int = 1, error=ValueError) -> int:
+    """Return ``value`` if it is an integer (not a bool) >= ``minimum``, else raise ``error``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise error(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
 
 
 def check_positive(name: str, value: Any) -> float:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from .studies import StudyError  # scoreuq itself imports studies: no extra import cost
+
 __all__ = ["main"]
 
 
@@ -293,11 +295,7 @@ def main(argv=None) -> int:
     except (UsageError, ValueError) as exc:
         print(f"scoreuq {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
-        from .studies import StudyError
-
-        if not isinstance(exc, StudyError):
-            raise
+    except StudyError as exc:
         print(f"scoreuq {args.command}: {exc}; finished runs are kept, run the same command again to resume", file=sys.stderr)
         return 1
 

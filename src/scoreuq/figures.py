@@ -10,7 +10,7 @@ import torch
 
 from ._io import atomic_write
 
-__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure", "factor_panels", "class_shares"]
+__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure", "factor_panels", "bound_vs_measured", "class_shares"]
 
 
 def _plt():
@@ -129,43 +129,68 @@ def samples_figure(samples, path, *, reference=None, image_shape=None, title: st
     return scatter(panels, path)
 
 
+def _factor_axis(levels):
+    """``(numeric, xs)``: numeric levels are drawn at their values, labels at 0, 1, 2, …"""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+    return numeric, ([float(v) for v in levels] if numeric else list(range(len(levels))))
+
+
+def _factor_xaxis(ax, levels, xs, numeric, xlabel, invert_x):
+    ax.set_xlabel(xlabel)
+    if invert_x and numeric:
+        ax.invert_xaxis()
+    if not numeric:
+        ax.set_xticks(xs)
+        ax.set_xticklabels([str(v) for v in levels], rotation=30, ha="right", fontsize=8)
+
+
 def factor_panels(levels, panels: dict, path, *, xlabel: str, ncols: int = 3, logx: bool | None = None, invert_x: bool = False) -> Path:
     """One panel per column of a study against its factor: the mean over seeds with ± sd error bars
     and every seed as a dot. ``levels`` are the factor's levels (numbers, or labels drawn at even
-    spacing); ``panels`` maps a title to ``(per_setting_values, log_y)`` where per_setting_values is
-    a list (one per level) of the per-seed values; ``invert_x`` draws the factor falling to the right."""
+    spacing); ``panels`` maps a title to ``(per_setting_values, means, sds, log_y)``, where
+    per_setting_values holds, per level, the per-seed values and means/sds come from the study's
+    summary; ``invert_x`` draws the factor falling to the right."""
     plt = _plt()
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
-    xs = [float(v) for v in levels] if numeric else list(range(len(levels)))
+    numeric, xs = _factor_axis(levels)
     if logx is None:
         logx = numeric and min(xs) > 0 and max(xs) / min(xs) > 20
     k = len(panels)
     nc = min(ncols, k)
     nr = (k + nc - 1) // nc
     fig, axes = plt.subplots(nr, nc, figsize=(4.2 * nc, 3.2 * nr), squeeze=False)
-    for ax, (title, (vals, logy)) in zip(axes.flat, panels.items()):
-        means, sds = [], []
+    for ax, (title, (vals, means, sds, logy)) in zip(axes.flat, panels.items()):
         for x, v in zip(xs, vals):
             v = [float(a) for a in v if a is not None]
             ax.scatter([x] * len(v), v, s=10, color="0.55", zorder=2)
-            m = sum(v) / len(v) if v else float("nan")
-            means.append(m)
-            sds.append((sum((a - m) ** 2 for a in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0)
-        ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, lw=1.4, zorder=3)
+        means = [float("nan") if m is None else m for m in means]
+        ax.errorbar(xs, means, yerr=[s or 0.0 for s in sds], marker="o", capsize=3, lw=1.4, zorder=3)
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xlabel)
         if logy and all(m > 0 for m in means):
             ax.set_yscale("log")
         if logx:
             ax.set_xscale("log")
-        if invert_x and numeric:
-            ax.invert_xaxis()
-        if not numeric:
-            ax.set_xticks(xs)
-            ax.set_xticklabels([str(v) for v in levels], rotation=30, ha="right", fontsize=8)
+        _factor_xaxis(ax, levels, xs, numeric, xlabel, invert_x)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[k:]:
         ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def bound_vs_measured(levels, series: dict, path, *, xlabel: str, invert_x: bool = False) -> Path:
+    """The bounds and the measured distances of a study against its factor, on one log axis;
+    ``series`` maps a label to the means per level (bounds drawn solid, distances dashed)."""
+    plt = _plt()
+    numeric, xs = _factor_axis(levels)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, (means, is_bound) in series.items():
+        ax.plot(xs, means, marker="o", label=label, ls="-" if is_bound else "--")
+    ax.set_yscale("log")
+    ax.set_ylabel("W1 distance / bound")
+    _factor_xaxis(ax, levels, xs, numeric, xlabel, invert_x)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title("the bound against the measured distance")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ._io import atomic_write_text
+from .studies.table import COLUMN_TITLES
 
 __all__ = ["write_report", "GROUPS"]
 
@@ -41,8 +42,6 @@ pre{background:#f7f7f7;padding:0.8em;overflow-x:auto;font-size:0.85em}.samples{d
 
 
 def _title(col):
-    from .studies.table import COLUMN_TITLES
-
     return COLUMN_TITLES.get(col, col)
 
 
@@ -81,36 +80,15 @@ def _figures(study_dir: Path, table: dict, study: dict) -> list:
         present = [c for c in cols if c in table["columns"] and c not in ("N", "faithful.floor", "floor.w1", "frechet_floor")]
         if not present:
             continue
-        panels = {_title(c): ([[v.get(c) for v in per_setting[i]] for i in order], c in _LOG) for c in present}
+        panels = {_title(c): ([[v.get(c) for v in per_setting[i]] for i in order], [s["mean"][c] for s in summary],
+                              [s["sd"][c] for s in summary], c in _LOG) for c in present}
         path = figures.factor_panels(levels, panels, fig_dir / f"terms_{slug}.png", xlabel=xlabel, invert_x=falls)
         out.append((title, path, "mean over seeds ± sd (error bars); grey dots are the seeds"))
     cols = table["columns"]
     audit = [c for c in ("faithful.bound", "seminar.bound", "faithful.measured", "measured.w1", "faithful.floor", "floor.w1") if c in cols]
     if any(c.endswith(".bound") for c in audit):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        numeric = len(factors) == 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
-        xs = levels if numeric else list(range(len(levels)))
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        for c in audit:
-            ms = [sum(v[c] for v in per_setting[i]) / len(per_setting[i]) for i in order]
-            ax.plot(xs, ms, marker="o", label=_title(c), ls="-" if c.endswith("bound") else "--")
-        ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("W1 distance / bound")
-        if not numeric:
-            ax.set_xticks(xs)
-            ax.set_xticklabels([str(v) for v in levels], rotation=30, ha="right", fontsize=8)
-        if falls and numeric:
-            ax.invert_xaxis()
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-        ax.set_title("the bound against the measured distance")
-        fig.tight_layout()
-        path = figures._save(fig, fig_dir / "bound_vs_measured.png")
+        series = {_title(c): ([s["mean"][c] for s in summary], c.endswith("bound")) for c in audit}
+        path = figures.bound_vs_measured(levels, series, fig_dir / "bound_vs_measured.png", xlabel=xlabel, invert_x=falls)
         out.append(("The bound against the measured distance", path, "means over seeds, log scale"))
     shares = table.get("class_shares") or {}
     if shares and len(factors) == 1:

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .._validation import check_in_range, check_positive
+from .._validation import check_in_range, check_int, check_positive
 from .estimators import c2_norm, kde_bandwidth, lipschitz
 
 __all__ = ["Term", "WUPReport", "wup", "wup_seminar", "kde_reference", "differences", "data_radius"]
@@ -239,9 +239,8 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         raise ValueError(f"d1 must be 'exact' or 'sliced', got {d1!r}")
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
-    for name, v in (("n_sub", n_sub), ("max_train", max_train)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-            raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
+    check_int("n_sub", n_sub, 2)
+    check_int("max_train", max_train, 2)
     train = train.detach()
     dtype = train.dtype
     _check_model(model, train, process)
@@ -294,15 +293,14 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         "X4": Term.of("X4", "d1(π_N, π)", x4, d1_name, {**sizes_w, "N": int(train.shape[0]), "π_N points": min(int(train.shape[0]), max_train)}),
     }
 
-    def formula(X1, e, L, c2, X4):
-        enn_p = e + (1 + abs(math.log(delta)) / eps + T * c2**2) * X4
-        return C * R**1.5 * (1 + L) * (R**2 * math.exp(-omega * T / R**2) * X1 + math.sqrt(enn_p))
+    def parts_of(X1, e, L, c2, X4):  # the theorem's formula, piece by piece
+        return _breakdown(C * R**1.5 * (1 + L), R**2 * math.exp(-omega * T / R**2) * X1, e,
+                          (1 + abs(math.log(delta)) / eps) * X4, T * c2**2 * X4)
 
-    per_seed = tuple(formula(*(terms[k].values[i] for k in ("X1", "e_nn", "L", "C2", "X4"))) for i in range(len(seeds)))
-    X1m, em, Lm, c2m, X4m = (terms[k].value for k in ("X1", "e_nn", "L", "C2", "X4"))
-    bound = formula(X1m, em, Lm, c2m, X4m)
-    parts = _breakdown(C * R**1.5 * (1 + Lm), R**2 * math.exp(-omega * T / R**2) * X1m, em,
-                       (1 + abs(math.log(delta)) / eps) * X4m, T * c2m**2 * X4m)
+    names = ("X1", "e_nn", "L", "C2", "X4")
+    per_seed = tuple(parts_of(*(terms[k].values[i] for k in names))["bound"] for i in range(len(seeds)))
+    parts = parts_of(*(terms[k].value for k in names))
+    bound = parts["bound"]
     notes = [r_note, "The bound holds up to the universal constant C of the theorem (C = 1 unless set).",
              "Lipschitz and C² terms are sampled maxima: lower estimates of the suprema in the theorem."]
     if d1 == "sliced":
@@ -329,6 +327,7 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     * R = ω = T = C = 1, ε = min DSM loss / 5000, δ = smallest class frequency of the training set;
     * bound :math:`\sqrt\varepsilon + R^{3/2}(1 + \sqrt L)(R e^{-\omega T/R^2} X_1 + \sqrt{e_{nn} + X_4 (1 + |\log\delta|/\sqrt\varepsilon + T L^2)})`.
     """
+    from ..data.imbalance import class_shares
     from ..metrics import wasserstein_1d
 
     if not dsm_history:
@@ -336,8 +335,7 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     _check_model(model, train_images, process)
     lt, lf = torch.as_tensor(labels_train).long(), torch.as_tensor(labels_full).long()
     k = int(lf.max()) + 1
-    sh_t = torch.bincount(lt, minlength=k).double() / lt.numel()
-    sh_f = torch.bincount(lf, minlength=k).double() / lf.numel()
+    sh_t, sh_f = class_shares(lt, k), class_shares(lf, k)
     e_nn = float(dsm_history[-1])
     eps = float(min(dsm_history)) / 5000
     delta = float(sh_t[sh_t > 0].min())
@@ -359,9 +357,9 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
 
             meas.append(wasserstein(_sub(generated.detach().double(), n_sub, g).flatten(1), pi.flatten(1)))
 
-    def formula(X1, L):
-        return math.sqrt(eps) + R**1.5 * (1 + math.sqrt(L)) * (R * math.exp(-omega * T / R**2) * X1
-                                                            + math.sqrt(e_nn + x4 * (1 + abs(math.log(delta)) / math.sqrt(eps) + T * L**2)))
+    def parts_of(X1, L):  # the code's formula, piece by piece
+        return _breakdown(R**1.5 * (1 + math.sqrt(L)), R * math.exp(-omega * T / R**2) * X1, e_nn,
+                          x4 * (1 + abs(math.log(delta)) / math.sqrt(eps)), x4 * T * L**2, offset=math.sqrt(eps))
 
     terms = {
         "X1": Term.of("X1", "d1(π, p_ref)", x1, "1-D W1 of pooled pixel values (π samples vs prior samples)", {"n_sub": n_sub, "seeds": len(seeds)}),
@@ -369,14 +367,12 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
         "L": Term.of("X3", "Lipschitz proxy", x3, "max |∂/∂x Σ s_θ(x, 1)| over a batch of data, clipped at 100", {"batch": n_lipschitz}),
         "X4": Term.of("X4", "d1(π_N, π) proxy", [x4], "1-D W1 between the class-proportion values of π_N and of the full set", {"classes": k}),
     }
-    per_seed = tuple(formula(terms["X1"].values[i], terms["L"].values[i]) for i in range(len(seeds)))
-    X1m, Lm = terms["X1"].value, terms["L"].value
-    parts = _breakdown(R**1.5 * (1 + math.sqrt(Lm)), R * math.exp(-omega * T / R**2) * X1m, e_nn,
-                       x4 * (1 + abs(math.log(delta)) / math.sqrt(eps)), x4 * T * Lm**2, offset=math.sqrt(eps))
+    per_seed = tuple(parts_of(terms["X1"].values[i], terms["L"].values[i])["bound"] for i in range(len(seeds)))
+    parts = parts_of(terms["X1"].value, terms["L"].value)
     return WUPReport(
         preset="seminar", terms=terms,
         constants={"C": 1.0, "R": R, "omega": omega, "T": T, "eps": eps, "delta": delta},
-        bound=formula(terms["X1"].value, terms["L"].value), bound_values=per_seed,
+        bound=parts["bound"], bound_values=per_seed,
         formula="√ε + R^{3/2}(1 + √L)(R e^{−ωT/R²} X1 + √(e_nn + X4 (1 + |log δ|/√ε + T L²)))",
         measured=Term.of("d1(π, m_g)", "measured", meas, "exact W1 (POT emd2)", {"n_sub": n_sub}) if meas else None,
         notes=tuple(differences()), breakdown=parts,

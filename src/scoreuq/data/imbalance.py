@@ -19,7 +19,7 @@ import torch
 
 from .._validation import check_in_range
 
-__all__ = ["Imbalance", "imbalance"]
+__all__ = ["Imbalance", "imbalance", "class_shares"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,11 @@ def imbalance(labels, keep_ratio: float, *, scheme: str = "random", seed: int = 
         indices = torch.sort(torch.cat(chosen)).values
     counts = torch.bincount(labels[indices], minlength=C)
     return Imbalance(indices, counts, keep, r, scheme, int(seed))
+
+
+def class_shares(labels, n_classes: int) -> torch.Tensor:
+    """The share of each class 0 … n_classes − 1 among ``labels`` (float64, sums to 1)."""
+    labels = torch.as_tensor(labels).long()
+    if labels.numel() == 0:
+        raise ValueError("labels must not be empty")
+    return torch.bincount(labels, minlength=n_classes).double() / labels.numel()

@@ -265,6 +265,16 @@ def _balanced_train(run: Run):
     return rd.full[mask], rd.labels_full[mask]
 
 
+def _checked_samples(run: Run, samples, name: str = "samples") -> torch.Tensor:
+    """``samples`` as a tensor, refused unless shaped like the run's data and finite."""
+    x = torch.as_tensor(samples)
+    if x.shape[1:] != run.data.train.shape[1:]:
+        raise ConfigError(f"{name} have shape {tuple(x.shape[1:])}, the run's data {tuple(run.data.train.shape[1:])}")
+    if not bool(torch.isfinite(x).all()):
+        raise FloatingPointError(f"the {name} contain NaN or infinite values")
+    return x
+
+
 def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max_exact: int = 2000, n_projections: int = 200,
              classifier_cache=None) -> dict:
     """Distances between generated samples and held-out data, with a noise floor.
@@ -279,15 +289,12 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     run directory) and the generated class shares.
     """
     from .. import metrics
+    from ..data.imbalance import class_shares
 
     if samples is None:
         samples = sample(run, n=n, seed=seed)
-    x = torch.as_tensor(samples).float()
+    x = _checked_samples(run, samples).float()
     rd = run.data
-    if x.shape[1:] != rd.train.shape[1:]:
-        raise ConfigError(f"samples have shape {tuple(x.shape[1:])}, the run's data {tuple(rd.train.shape[1:])}")
-    if not bool(torch.isfinite(x).all()):
-        raise FloatingPointError("the samples contain NaN or infinite values")
     g = torch.Generator().manual_seed(seed)
     test = rd.test.float()
     ref = rd.train.float()
@@ -321,9 +328,8 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
         k = int(rd.labels_full.max()) + 1
         out["frechet"] = {"generated_vs_heldout": metrics.frechet_distance(test, x, clf), "floor": metrics.frechet_distance(test, ref, clf),
                           "classifier_heldout_accuracy": acc, "features": f"{clf.num_features}-d penultimate layer of a small CNN"}
-        out["class_shares"] = {"generated": (torch.bincount(pred, minlength=k).double() / pred.numel()).tolist(),
-                               "train": (torch.bincount(rd.labels_train, minlength=k).double() / rd.labels_train.numel()).tolist(),
-                               "full": (torch.bincount(rd.labels_full, minlength=k).double() / rd.labels_full.numel()).tolist()}
+        out["class_shares"] = {name: class_shares(lab, k).tolist()
+                               for name, lab in (("generated", pred), ("train", rd.labels_train), ("full", rd.labels_full))}
     if run.dir is not None:
         atomic_write_json(run.dir / "metrics.json", out)
     return out
@@ -341,7 +347,7 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     images (bandwidth by ``kde_rule``, recorded). Writes ``bound.json`` and ``bound.md``.
     """
     from .. import bounds
-    from .._validation import check_in_range, check_positive
+    from .._validation import check_in_range, check_int, check_positive
 
     if estimators not in ("faithful", "seminar", "both"):
         raise ConfigError(f"estimators must be 'faithful', 'seminar' or 'both', got {estimators!r}")
@@ -355,8 +361,7 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     check_positive("omega", omega)
     if R is not None:
         check_positive("R", R)
-    if isinstance(n_sub, bool) or not isinstance(n_sub, int) or n_sub < 2:
-        raise ConfigError(f"n_sub must be an integer >= 2, got {n_sub!r}")
+    check_int("n_sub", n_sub, 2, ConfigError)
     rd = run.data
     kde_h = None
     if rd.image_shape is not None:
@@ -371,9 +376,7 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     else:
         pi, pi_name = rd.truth, f"the exact law ({type(rd.truth).__name__})"
     if generated is not None:
-        gen = torch.as_tensor(generated).double()
-        if gen.shape[1:] != rd.train.shape[1:] or not bool(torch.isfinite(gen).all()):
-            raise ConfigError(f"generated must be finite samples shaped like the data {tuple(rd.train.shape[1:])}, got {tuple(gen.shape[1:])}")
+        gen = _checked_samples(run, generated, "generated").double()
         n_gen = gen.shape[0]
     else:
         n_gen = n_generated or n_sub

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._validation import check_int
 from ..runs.config import ConfigError, RunConfig, _numbers, load_config
 
 __all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir"]
@@ -89,17 +90,14 @@ class StudyConfig:
         if not isinstance(self.seeds, tuple) or not self.seeds:
             raise ConfigError("seeds must be a non-empty list of integers >= 0")
         for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-                raise ConfigError(f"seeds must be integers >= 0, got {s!r}")
+            check_int("seeds", s, 0, ConfigError)
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds must be distinct, got {list(self.seeds)}")
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
-            raise ConfigError(f"threads must be an integer >= 1, got {self.threads!r}")
+        check_int("threads", self.threads, 1, ConfigError)
         _check_mapping("evaluate", self.evaluate, _EVAL_KEYS)
         for k in ("n", "max_exact", "n_projections"):
-            v = self.evaluate.get(k)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 2):
-                raise ConfigError(f"evaluate.{k} must be an integer >= 2, got {v!r}")
+            if self.evaluate.get(k) is not None:
+                check_int(f"evaluate.{k}", self.evaluate[k], 2, ConfigError)
         if self.bound is not None:
             _check_mapping("bound", self.bound, _BOUND_KEYS)
             bs = self.bound.get("seeds")
@@ -177,11 +175,8 @@ class StudyConfig:
                 "executor": self.executor, "report": self.report}
 
     def identity(self) -> dict:
-        """What the numbers depend on (everything but the executor)."""
-        d = self.to_dict()
-        d.pop("executor")
-        d.pop("description")
-        return d
+        """What the numbers depend on: :func:`identity_of` its :meth:`to_dict`."""
+        return identity_of(self.to_dict())
 
     @classmethod
     def from_dict(cls, raw: dict, *, root: Path | None = None) -> "StudyConfig":
@@ -226,6 +221,12 @@ class StudyConfig:
         return study
 
 
+def identity_of(study: dict) -> dict:
+    """A resolved study mapping (as in ``study.yaml``) without what the numbers do not depend on:
+    the executor and the description."""
+    return {k: v for k, v in study.items() if k not in ("executor", "description")}
+
+
 def _check_mapping(name, v, allowed):
     if not isinstance(v, dict):
         raise ConfigError(f"{name} must be a mapping, got {v!r}")
@@ -237,8 +238,8 @@ def _check_mapping(name, v, allowed):
 def check_executor(name, workers=None, scheduler=None) -> None:
     if name not in EXECUTORS:
         raise ConfigError(f"executor must be one of {list(EXECUTORS)}, got {name!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers is not None:
+        check_int("workers", workers, 1, ConfigError)
     if scheduler is not None:
         if name != "dask":
             raise ConfigError("a scheduler address applies to the dask executor only")

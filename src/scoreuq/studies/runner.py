@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .._io import atomic_write_json, atomic_write_text
 from ..runs.config import ConfigError
-from .config import StudyConfig, check_executor
+from .config import StudyConfig, check_executor, identity_of
 
 __all__ = ["run_study", "run_one", "check_study", "StudyResult", "StudyError", "load_records", "environment"]
 
@@ -88,6 +88,16 @@ def _classifier_cache(cache_dir: Path, cfg) -> Path:
     return cache_dir / f"classifier-{d.name}-seed{cfg.seed}-{hashlib.sha256(ident.encode()).hexdigest()[:10]}.safetensors"
 
 
+def _presets(bound: dict | None):
+    """``(preset, report, [(column, term)])`` for each bound preset computed, the term columns named
+    ``faithful.<key>`` and ``seminar.<symbol>`` (the seminar's X1–X4, as in its Table 1)."""
+    for preset in ("faithful", "seminar"):
+        rep = (bound or {}).get(preset)
+        if rep:
+            yield preset, rep, [(f"{preset}.{term['symbol']}" if preset == "seminar" else f"{preset}.{key}", term)
+                                for key, term in rep["terms"].items()]
+
+
 def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
     """The numeric columns of one run."""
     v = {"N": int(rd.train.shape[0])}
@@ -106,12 +116,9 @@ def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
         v["shares.tv_generated_train"] = 0.5 * sum(abs(a - b) for a, b in zip(gen, tr))
         v["shares.tv_generated_full"] = 0.5 * sum(abs(a - b) for a, b in zip(gen, full))
         v["shares.tv_train_full"] = 0.5 * sum(abs(a - b) for a, b in zip(tr, full))
-    for preset in ("faithful", "seminar"):
-        rep = (bound or {}).get(preset)
-        if not rep:
-            continue
-        for key, term in rep["terms"].items():
-            v[f"{preset}.{term['symbol']}" if preset == "seminar" else f"{preset}.{key}"] = term["value"]
+    for preset, rep, terms in _presets(bound):
+        for col, term in terms:
+            v[col] = term["value"]
         v[f"{preset}.bound"] = rep["bound"]
         for k, share in (rep.get("breakdown") or {}).get("shares", {}).items():
             v[f"{preset}.share.{k}"] = share
@@ -131,12 +138,8 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
         est["frechet"] = f"Fréchet distance on the {metrics['frechet']['features']} (generated vs held-out)"
         est["shares.tv_generated_train"] = "total variation between generated class shares (feature classifier) and training shares"
         est["shares.tv_generated_full"] = "total variation between generated class shares and the full (balanced) set's shares"
-    for preset in ("faithful", "seminar"):
-        rep = (bound or {}).get(preset)
-        if not rep:
-            continue
-        for key, term in rep["terms"].items():
-            col = f"{preset}.{term['symbol']}" if preset == "seminar" else f"{preset}.{key}"
+    for preset, rep, terms in _presets(bound):
+        for col, term in terms:
             sizes = ", ".join(f"{k}={x}" for k, x in term["sizes"].items())
             est[col] = f"{term['name']}: {term['estimator']}" + (f" ({sizes})" if sizes else "")
         est[f"{preset}.bound"] = f"{rep['formula']}; constants " + ", ".join(
@@ -172,8 +175,8 @@ def run_one(task: dict) -> dict:
         runs.train(cfg, run_dir=run_dir, figures=False)
         secs["train"] = time.perf_counter() - t0
         run = runs.load_run(run_dir)
-        if run.trainer.history.loss:
-            figures.loss_curve(run.trainer.history.loss, run_dir / "loss.png", title=f"{cfg.model.kind} · {cfg.train.objective} loss")
+        loss = run.trainer.history.loss  # never empty: epochs >= 1, and a resumed run restores it
+        figures.loss_curve(loss, run_dir / "loss.png", title=f"{cfg.model.kind} · {cfg.train.objective} loss")
         ev = task.get("evaluate") or {}
         t0 = time.perf_counter()
         path = runs.sample_to_file(run, n=ev.get("n"), seed=cfg.seed)
@@ -195,8 +198,8 @@ def run_one(task: dict) -> dict:
             bound.pop("markdown", None)
             secs["bound"] = time.perf_counter() - t0
         values = _flatten(metrics, bound, run.data)
-        values["train_loss_final"] = float(run.trainer.history.loss[-1]) if run.trainer.history.loss else float("nan")
-        bad = [k for k, x in values.items() if isinstance(x, float) and x != x and k != "train_loss_final"]
+        values["train_loss_final"] = float(loss[-1])
+        bad = [k for k, x in values.items() if isinstance(x, float) and x != x]
         if bad:
             raise FloatingPointError(f"run {task['key']}: {', '.join(bad)} are NaN")
         extras = {"estimators": _estimators(metrics, bound), "samples": str(path.relative_to(run_dir))}
@@ -223,10 +226,11 @@ def _pool(tasks, workers, scheduler, on_done):
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
-                if f.exception() is not None:
+                exc = f.exception()
+                if exc is not None:
                     for p in pending:
                         p.cancel()
-                    raise StudyError(f"run {futs[f]['key']} failed: {f.exception()!r}") from f.exception()
+                    raise StudyError(f"run {futs[f]['key']} failed: {exc!r}") from exc
                 on_done(futs[f], f.result())
 
 
@@ -282,6 +286,8 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
     default to the study's ``executor`` section. The study is checked whole before anything is
     written; a folder holding a different study is refused.
     """
+    import yaml
+
     from .table import write_table
 
     if progress is None:
@@ -298,16 +304,10 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
         raise ConfigError(f"the study folder {out} is a file")
     yaml_path = out / "study.yaml"
     if yaml_path.is_file():
-        import yaml
-
-        old = yaml.safe_load(yaml_path.read_text()) or {}
-        old.pop("executor", None)
-        old.pop("description", None)
+        old = identity_of(yaml.safe_load(yaml_path.read_text()) or {})
         if _jsonable(old) != _jsonable(study.identity()):
             raise ConfigError(f"{out} holds a different study; choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
-    import yaml
-
     atomic_write_text(yaml_path, yaml.safe_dump(_jsonable(study.to_dict()), sort_keys=False))
     done = load_records(out)
     tasks, skipped = [], 0

@@ -13,7 +13,7 @@ import math
 
 from .._io import atomic_write_json, atomic_write_text
 
-__all__ = ["write_table", "summarize", "trends", "COLUMN_TITLES"]
+__all__ = ["write_table", "summarize", "trends", "numeric_levels", "COLUMN_TITLES"]
 
 #: short titles for the report; columns not listed keep their names
 COLUMN_TITLES = {
@@ -87,27 +87,9 @@ def summarize(study, records) -> list:
     return out
 
 
-def _ranks(v):
-    order = sorted(range(len(v)), key=lambda i: v[i])
-    r = [0.0] * len(v)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            r[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
-
-
-def _spearman(x, y):
-    rx, ry = _ranks(x), _ranks(y)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    sxx = sum((a - mx) ** 2 for a in rx)
-    syy = sum((b - my) ** 2 for b in ry)
-    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else None
+def numeric_levels(levels) -> bool:
+    """Whether a factor's levels are numbers (so they have an order and a scale)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
 
 
 def trends(study, summary) -> dict:
@@ -121,16 +103,18 @@ def trends(study, summary) -> dict:
     ``"down"`` or ``None`` for the means in the order the factor moves (``report.direction``:
     ``grows`` or ``falls``), and ``change`` the last minus the first mean in that order.
     """
+    from scipy.stats import spearmanr
+
     direction = study.report.get("direction", "grows")
     out = {}
-    for factor, levels_raw in study.factors.items():
+    for factor in study.factors:
         levels = []
         for row in summary:
             if row["levels"][factor] not in levels:
                 levels.append(row["levels"][factor])
         if len(levels) < 2:
             continue
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+        numeric = numeric_levels(levels)
         if not numeric and not study.report.get("ordered", False):
             continue
         pos = {lv: (float(lv) if numeric else i) for i, lv in enumerate(levels)}
@@ -148,7 +132,7 @@ def trends(study, summary) -> dict:
                 sds.append(math.sqrt(sum((r["sd"][col] or 0.0) ** 2 for r in rows) / len(rows)))
             if len(ys) != len(order):
                 continue
-            rho = _spearman([pos[lv] for lv in order], ys)
+            rho = None if max(ys) == min(ys) else float(spearmanr([pos[lv] for lv in order], ys).statistic)
             diffs = [b - a for a, b in zip(ys, ys[1:])]
             mono = "up" if all(d > 0 for d in diffs) else "down" if all(d < 0 for d in diffs) else None
             change = ys[-1] - ys[0]
