@@ -169,26 +169,42 @@ def test_trained_gmm_reaches_exact_sampler_w1_within_factor_3(tmp_path):
 
 
 @pytest.mark.slow
-def test_circle_generalises_beyond_the_8_training_points():
-    """003 §3.2: trained with DSM on 8 points, the EM samples spread over the whole circle.
+def test_circle_generalises_early_and_memorises_late():
+    """003 §3.2 (Figs 3.2–3.3): trained with DSM on 8 points of the unit circle and sampled
+    with Euler–Maruyama, an MLP (configs/circle.yaml) first spreads its samples over the whole
+    circle, then collapses them onto the 8 training points: for a finite training set the DSM
+    minimiser is the score of the training set itself.
 
-    Measured against the exact empirical score (which reproduces the training set), the
-    trained model's C2 to the true circle is far smaller and its C1 to the training points
-    larger. (Late memorisation, 003 Fig. 3.3 at 11,000 epochs, did not appear within CPU
-    budgets of up to 12,000 steps here; see the closing note of issue 3.)"""
+    The yardstick is that exact score (closed form, an 8-component mixture) sampled the same
+    way: C1 ≈ 0.085 to the training points and C2 ≈ 0.19 to the true circle (its angles sit on
+    8 atoms). Early (the best C2 of the evaluations up to epoch 3,000) the model's C2 is far
+    below the yardstick's and its C1 far above; at epoch 6,000 C2 has risen and C1 has moved
+    more than halfway from its early value to the yardstick's."""
     circ = su.data.Circle(8)
     ou = su.processes.OrnsteinUhlenbeck(alpha=0.0, beta=1.0, sigma=2**0.5, T=1.0)
     train = circ.train_points(torch.float32)
     torch.manual_seed(0)
-    model = su.nets.NoisePredictionScore(su.nets.ScoreMLP(2, 3, 256, activation="silu"), ou)
-    cfg = su.training.TrainConfig(epochs=2500, batch_size=512, lr=1e-3, weighting="none", t_min=1e-3, ema_decay=0.99, checkpoint_every=10**6)
-    tr = su.training.Trainer(model, ou, train.repeat(64, 1), cfg)
+    model = su.nets.NoisePredictionScore(su.nets.ScoreMLP(2, 3, 128, activation="silu"), ou)
+
+    def evaluate(m, epoch):
+        g = torch.Generator().manual_seed(1)
+        y = su.sampling.euler_maruyama(su.runs.score_fn_of(m), ou, (1000, 2), steps=100, t_min=1e-3, generator=g).double()
+        return {"epoch": epoch, "c1": su.metrics.c1(y, circ.train_points()), "c2": su.metrics.c2(y)}
+
+    cfg = su.training.TrainConfig(epochs=6000, batch_size=512, lr=2e-3, weighting="none", t_min=1e-3, ema_decay=0.99,
+                                  checkpoint_every=10**6, eval_every=500)
+    tr = su.training.Trainer(model, ou, train.repeat(64, 1), cfg, eval_fn=evaluate)
     tr.fit()
     g = torch.Generator().manual_seed(1)
-    y = su.sampling.euler_maruyama(su.runs.score_fn_of(tr.ema.module), ou, (1000, 2), steps=100, t_min=1e-3, generator=g).double()
     mem = su.sampling.euler_maruyama(su.data.Empirical(circ.train_points()).score_fn(ou), ou, (1000, 2), steps=100, t_min=1e-3,
                                      generator=g, dtype=torch.float64)
-    c2_model, c2_mem = su.metrics.c2(y), su.metrics.c2(mem)
-    c1_model, c1_mem = su.metrics.c1(y, circ.train_points()), su.metrics.c1(mem, circ.train_points())
-    assert c2_model < 0.75 * c2_mem, (c2_model, c2_mem)
-    assert c1_model > c1_mem, (c1_model, c1_mem)
+    c1_mem, c2_mem = su.metrics.c1(mem, circ.train_points()), su.metrics.c2(mem)
+    early = min((e for e in tr.history.evals if e["epoch"] <= 3000), key=lambda e: e["c2"])
+    end = tr.history.evals[-1]
+    print(f"memorised sampler C1 {c1_mem:.3f} C2 {c2_mem:.3f}; early {early}; end {end}")
+    assert end["epoch"] == 6000
+    # early: generalises (C2 far below the memorised sampler's), has not memorised (C1 far above)
+    assert early["c2"] < 0.65 * c2_mem and early["c1"] > 2 * c1_mem, (early, c1_mem, c2_mem)
+    # late: C2 has risen, and C1 has gone more than halfway from its early value to the memorised one
+    assert end["c2"] > early["c2"], (early, end)
+    assert end["c1"] < 0.5 * (early["c1"] + c1_mem), (early, end, c1_mem)

@@ -83,7 +83,7 @@ def test_unknown_shipped_study_and_bad_cli_options(tmp_path, capsys):
 
 def test_every_shipped_study_is_valid():
     names = sorted(p.stem[len("study-"):] for p in CONFIGS.glob("study-*.yaml"))
-    assert names == ["capacity", "early-stopping", "imbalance", "objective", "reference", "sample-size"]
+    assert names == ["capacity", "early-stopping", "imbalance", "memorisation", "objective", "reference", "sample-size"]
     for name in names:
         study = su.studies.load_study(name)
         assert len(study.runs()) >= 8, name
@@ -116,8 +116,10 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- the table
 def _fake_study_and_records(values):
-    """A 3-level study and records whose value 'a' per (setting, seed) is given."""
-    study = su.studies.StudyConfig.from_dict({**TINY, "factors": {"data.n_train": [100, 200, 300]}, "seeds": [0, 1, 2]})
+    """A study with one level of data.n_train per row of ``values`` (100, 200, ...), and records
+    whose value 'a' per (setting, seed) is given."""
+    levels = [100 * (i + 1) for i in range(len(values))]
+    study = su.studies.StudyConfig.from_dict({**TINY, "factors": {"data.n_train": levels}, "seeds": [0, 1, 2]})
     recs = []
     for sp in study.runs():
         a = values[sp.setting.index][study.seeds.index(sp.seed)]
@@ -139,14 +141,36 @@ def test_summary_matches_numpy_and_trends_match_scipy(tmp_path):
     assert tr["a"]["rho"] == pytest.approx(spearmanr([100, 200, 300], [np.mean(v) for v in vals]).statistic)
     assert tr["a"]["monotone"] == "up" and tr["a"]["text"].startswith("grows monotonically as n_train grows")
     assert tr["b"]["text"].startswith("constant")
-    # non-monotone means (ranks 1, 3, 2: rho = 0.5) are no trend
+    # means that rise then fall (ranks 1, 3, 2: rho = 0.5) are described by where they turn
     study, recs = _fake_study_and_records([[1.0] * 3, [3.0] * 3, [2.0, 2.5, 2.0]])
     t2 = su.studies.write_table(study, recs, tmp_path)["trends"]["data.n_train"]["columns"]["a"]
-    assert t2["monotone"] is None and t2["rho"] == pytest.approx(0.5) and t2["text"].startswith("no monotone trend")
+    assert t2["monotone"] is None and t2["rho"] == pytest.approx(0.5) and t2["turn"] == 200
+    assert t2["text"].startswith("grows as n_train grows to its largest at n_train = 200, then shrinks")
+    # a U (as C2 over epochs on the circle): falls to 300, then rises
+    study, recs = _fake_study_and_records([[3.0] * 3, [2.0] * 3, [1.0] * 3, [2.5] * 3])
+    t3 = su.studies.write_table(study, recs, tmp_path)["trends"]["data.n_train"]["columns"]["a"]
+    assert t3["turn"] == 300 and t3["text"].startswith("shrinks as n_train grows to its smallest at n_train = 300, then grows")
+    # a zigzag has no single turn: no monotone trend
+    study, recs = _fake_study_and_records([[1.0] * 3, [3.0] * 3, [2.0] * 3, [4.0] * 3])
+    t4 = su.studies.write_table(study, recs, tmp_path)["trends"]["data.n_train"]["columns"]["a"]
+    assert t4["turn"] is None and t4["text"].startswith("tends to grow as n_train grows, not monotonically")
+    study, recs = _fake_study_and_records([[2.0] * 3, [3.0] * 3, [1.0] * 3, [2.5] * 3])
+    t5 = su.studies.write_table(study, recs, tmp_path)["trends"]["data.n_train"]["columns"]["a"]
+    assert t5["turn"] is None and t5["text"].startswith("no monotone trend")
     rows = (tmp_path / "table.csv").read_text().splitlines()
-    assert rows[0].split(",")[:4] == ["key", "setting", "data.n_train", "seed"] and len(rows) == 10
+    assert rows[0].split(",")[:4] == ["key", "setting", "data.n_train", "seed"] and len(rows) == 13  # the last table: 4 levels × 3 seeds
     summ = (tmp_path / "summary.csv").read_text().splitlines()
-    assert len(summ) == 4 and "a_sd" in summ[0]
+    assert len(summ) == 5 and "a_sd" in summ[0]
+
+
+def test_every_measured_column_of_a_circle_study_says_how_it_was_estimated(tmp_path):
+    spec = {"name": "circle-tiny", "base": str(CONFIGS / "circle.yaml"), "set": {"data.n_test": 200, "train.checkpoint_every": 5},
+            "factors": {"train.epochs": [5, 10]}, "seeds": [0], "evaluate": {"n": 200}, "bound": False, "threads": 1}
+    assert main(["study", str(_write(tmp_path, spec)), "--out", str(tmp_path / "o"), "--executor", "local"]) == 0
+    table = json.loads((tmp_path / "o" / "table.json").read_text())
+    assert {"circle.c1_to_train", "circle.c2_to_circle"} <= set(table["columns"])
+    assert set(table["columns"]) - set(table["estimators"]) == {"N", "train_loss_final"}
+    assert "C1(gen, training points)" in (tmp_path / "o" / "report.md").read_text()
 
 
 def test_write_table_refuses_missing_runs(tmp_path):

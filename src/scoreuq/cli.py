@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bound)
 
     st = sub.add_parser("study", help="run a study: a grid of runs with its table (CSV + JSON) and report; resumable")
-    st.add_argument("study", help="a study YAML, or a shipped study: imbalance, sample-size, early-stopping, objective, capacity, reference")
+    st.add_argument("study", help="a study YAML, or a shipped study: imbalance, sample-size, early-stopping, objective, capacity, reference, memorisation")
     st.add_argument("--out", default=None, help="study folder (default studies/<name>); rerunning into it skips finished runs")
     st.add_argument("--executor", choices=["local", "process", "dask"], default=None,
                     help="local (sequential), process (a local process pool) or dask (default: the study's)")

@@ -134,6 +134,11 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
     """How each column was estimated (for the report)."""
     est = {f"measured.{k}": f"{d} between generated samples and held-out data" for k, d in metrics["estimators"].items()}
     est.update({f"floor.{k}": f"{d} between the {metrics['floor']['reference']} and held-out data" for k, d in metrics["estimators"].items()})
+    if "circle" in metrics:
+        est["circle.c1_to_train"] = ("C1 (003 Def. 4.1): W1 of the radii + W1 on the circle of the angles, "
+                                     "generated samples vs the training points")
+        est["circle.c2_to_circle"] = ("C2 (003 Def. 4.2): exact W1 of the radii to the circle's radius + "
+                                      "exact W1 of the angles to U[0, 2π), generated samples")
     if "frechet" in metrics:
         est["frechet"] = f"Fréchet distance on the {metrics['frechet']['features']} (generated vs held-out)"
         est["shares.tv_generated_train"] = "total variation between generated class shares (feature classifier) and training shares"

@@ -22,6 +22,8 @@ COLUMN_TITLES = {
     "measured.sliced_w1": "measured sliced W1",
     "measured.mmd2": "measured MMD²",
     "floor.w1": "floor W1(reference, held-out)",
+    "circle.c1_to_train": "C1(gen, training points)",
+    "circle.c2_to_circle": "C2(gen, true circle)",
     "frechet": "Fréchet distance",
     "frechet_floor": "Fréchet floor",
     "shares.tv_generated_train": "TV(gen shares, train shares)",
@@ -92,6 +94,14 @@ def numeric_levels(levels) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
 
 
+def _turns_once(diffs) -> bool:
+    """Strictly one way, then strictly the other (a U or an inverted U), with no ties."""
+    if len(diffs) < 2 or any(d == 0 for d in diffs):
+        return False
+    turns = sum((a > 0) != (b > 0) for a, b in zip(diffs, diffs[1:]))
+    return turns == 1
+
+
 def trends(study, summary) -> dict:
     """How each column's mean moves with each ordered factor.
 
@@ -101,7 +111,9 @@ def trends(study, summary) -> dict:
     "columns": {col: {"rho", "monotone", "change", "change_in_sd", "text"}}}}`` where ``rho`` is
     Spearman's rank correlation between the level and the mean, ``monotone`` is ``"up"``,
     ``"down"`` or ``None`` for the means in the order the factor moves (``report.direction``:
-    ``grows`` or ``falls``), and ``change`` the last minus the first mean in that order.
+    ``grows`` or ``falls``), ``change`` the last minus the first mean in that order, and
+    ``turn`` the level where a column that moves strictly one way and then strictly the other
+    (a U, as C2 over training epochs on the circle) turns, else ``None``.
     """
     from scipy.stats import spearmanr
 
@@ -138,10 +150,17 @@ def trends(study, summary) -> dict:
             change = ys[-1] - ys[0]
             pooled = math.sqrt(sum(x * x for x in sds) / len(sds))
             in_sd = abs(change) / pooled if pooled > 0 else None
+            turn = None
             if max(ys) == min(ys):
                 text = f"constant as {name} {direction}"
             elif mono is not None:
                 text = f"{'grows' if mono == 'up' else 'shrinks'} monotonically as {name} {direction}"
+            elif _turns_once(diffs):
+                i = min(range(len(ys)), key=ys.__getitem__) if diffs[0] < 0 else max(range(len(ys)), key=ys.__getitem__)
+                first, then = ("shrinks", "grows") if diffs[0] < 0 else ("grows", "shrinks")
+                extreme = "smallest" if diffs[0] < 0 else "largest"
+                turn = order[i]
+                text = f"{first} as {name} {direction} to its {extreme} at {name} = {turn}, then {then}"
             else:
                 r = rho if direction == "grows" else -rho  # rho pairs a rising level with the mean
                 if r >= 0.7:
@@ -155,7 +174,7 @@ def trends(study, summary) -> dict:
                 text += f" (end-to-end change {change:+.3g}, {spread})"
             if len(study.factors) > 1:
                 text += " [main effect, averaged over the other factors]"
-            cols[col] = {"rho": rho, "monotone": mono, "change": change, "change_in_sd": in_sd, "text": text}
+            cols[col] = {"rho": rho, "monotone": mono, "change": change, "change_in_sd": in_sd, "turn": turn, "text": text}
         out[factor] = {"direction": direction, "levels": order, "columns": cols}
     return out
 
