@@ -193,3 +193,47 @@ def test_trained_mlp_learns_a_2d_mixture():
     x_exact = sampling.euler_maruyama(gm.score_fn(ou), ou, (n, 2), steps=300, generator=g)
     w_model, w_exact = metrics.wasserstein(x_model, ref), metrics.wasserstein(x_exact, ref)
     assert w_model < 2.0 * w_exact, (w_model, w_exact)
+
+
+class _NetWithBatchNorm(torch.nn.Module):
+    """A score net with a float buffer (running mean) and an integer one (num_batches_tracked)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = ScoreMLP(2, 2, 16)
+        self.bn = torch.nn.BatchNorm1d(2)
+
+    def forward(self, x, t):
+        return self.bn(self.mlp(x, t))
+
+
+def test_trainer_ema_equals_torch_averaged_model_exactly(tmp_path):
+    """The trainer's EMA update is torch's AveragedModel(get_ema_multi_avg_fn) arithmetic, bit for bit,
+    parameters and buffers alike, also after a resume (whose tensors the cached lists must follow)."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    data = torch.randn(96, 2, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=1e-2, ema_decay=0.9, checkpoint_every=1)
+    tr = Trainer(_NetWithBatchNorm(), OrnsteinUhlenbeck(), data, cfg, run_dir=tmp_path)
+    ref = AveragedModel(tr.model, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
+    update = tr._update_ema
+
+    def both():
+        update()
+        ref.update_parameters(tr.model)
+
+    tr._update_ema = both
+    tr.fit()
+    for (name, a), b in zip(tr.ema.state_dict().items(), ref.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert int(tr.ema.n_averaged) == 9
+    # resume into a fresh trainer for 2 more epochs: the same EMA as one uninterrupted 5-epoch run
+    torch.manual_seed(0)
+    resumed = Trainer(_NetWithBatchNorm(), OrnsteinUhlenbeck(), data, TrainConfig(**{**cfg.to_dict(), "epochs": 5}), run_dir=tmp_path)
+    resumed.fit()
+    torch.manual_seed(0)
+    whole = Trainer(_NetWithBatchNorm(), OrnsteinUhlenbeck(), data, TrainConfig(**{**cfg.to_dict(), "epochs": 5}))
+    whole.fit()
+    for (name, a), b in zip(resumed.ema.state_dict().items(), whole.ema.state_dict().values()):
+        assert torch.equal(a, b), name
