@@ -10,7 +10,7 @@ import torch
 
 from ._io import atomic_write
 
-__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure", "factor_panels", "bound_vs_measured", "class_shares"]
+__all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure", "factor_panels", "bound_vs_measured", "class_shares", "numeric_levels"]
 
 
 def _plt():
@@ -129,9 +129,14 @@ def samples_figure(samples, path, *, reference=None, image_shape=None, title: st
     return scatter(panels, path)
 
 
+def numeric_levels(levels) -> bool:
+    """Whether a factor's levels are numbers (so they have an order and a scale)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+
+
 def _factor_axis(levels):
     """``(numeric, xs)``: numeric levels are drawn at their values, labels at 0, 1, 2, …"""
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
+    numeric = numeric_levels(levels)
     return numeric, ([float(v) for v in levels] if numeric else list(range(len(levels))))
 
 

@@ -242,7 +242,6 @@ class Trainer:
         try:
             self.model.load_state_dict(st["model"])
             self.ema.load_state_dict(st["ema"])
-            self._ema_groups = None  # rebuilt from the current tensors at the next step
             self._load_optimizer_state(st["optimizer"])
             self.generator.set_state(st["rng"])
             self.epoch = int(st["epoch"])
@@ -280,8 +279,8 @@ class Trainer:
     def _update_ema(self) -> None:
         """``self.ema.update_parameters(self.model)``, the same arithmetic (torch's EMA: a copy at the
         first step, then one ``_foreach_lerp_`` per device and dtype over parameters and buffers), with
-        the tensor lists built once: AveragedModel rebuilds them every step, which cost ~9% of a
-        3×256 MLP's DSM step on CPU (benchmarks/bench_training.py)."""
+        the tensor lists built once per :meth:`fit`: AveragedModel rebuilds them every step, which
+        cost ~9% of a 3×256 MLP's DSM step on CPU (benchmarks/bench_training.py)."""
         if self._ema_groups is None:
             pairs = {}
             ema_t = itertools.chain(self.ema.module.parameters(), self.ema.module.buffers())
@@ -327,6 +326,7 @@ class Trainer:
         c = self.config
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load()
+        self._ema_groups = None  # the model may have been moved or reloaded since the last fit
         from tqdm.auto import tqdm
 
         bar = tqdm(total=c.epochs, initial=self.epoch, disable=not c.progress, desc="train", unit="epoch")

@@ -12,6 +12,7 @@ import io
 import math
 
 from .._io import atomic_write_json, atomic_write_text
+from ..figures import numeric_levels
 
 __all__ = ["write_table", "summarize", "trends", "numeric_levels", "COLUMN_TITLES"]
 
@@ -89,17 +90,13 @@ def summarize(study, records) -> list:
     return out
 
 
-def numeric_levels(levels) -> bool:
-    """Whether a factor's levels are numbers (so they have an order and a scale)."""
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels)
-
-
-def _turns_once(diffs) -> bool:
-    """Strictly one way, then strictly the other (a U or an inverted U), with no ties."""
+def _turn_index(diffs) -> int | None:
+    """For successive differences that go strictly one way and then strictly the other (a U or an
+    inverted U, no ties), the index of the level where they turn; else ``None``."""
     if len(diffs) < 2 or any(d == 0 for d in diffs):
-        return False
-    turns = sum((a > 0) != (b > 0) for a, b in zip(diffs, diffs[1:]))
-    return turns == 1
+        return None
+    changes = [k for k in range(1, len(diffs)) if (diffs[k] > 0) != (diffs[k - 1] > 0)]
+    return changes[0] if len(changes) == 1 else None
 
 
 def trends(study, summary) -> dict:
@@ -150,17 +147,16 @@ def trends(study, summary) -> dict:
             change = ys[-1] - ys[0]
             pooled = math.sqrt(sum(x * x for x in sds) / len(sds))
             in_sd = abs(change) / pooled if pooled > 0 else None
-            turn = None
+            i_turn = _turn_index(diffs) if mono is None else None
+            turn = None if i_turn is None else order[i_turn]
             if max(ys) == min(ys):
                 text = f"constant as {name} {direction}"
             elif mono is not None:
                 text = f"{'grows' if mono == 'up' else 'shrinks'} monotonically as {name} {direction}"
-            elif _turns_once(diffs):
-                i = min(range(len(ys)), key=ys.__getitem__) if diffs[0] < 0 else max(range(len(ys)), key=ys.__getitem__)
-                first, then = ("shrinks", "grows") if diffs[0] < 0 else ("grows", "shrinks")
-                extreme = "smallest" if diffs[0] < 0 else "largest"
-                turn = order[i]
-                text = f"{first} as {name} {direction} to its {extreme} at {name} = {turn}, then {then}"
+            elif turn is not None:
+                down = diffs[0] < 0
+                text = (f"{'shrinks' if down else 'grows'} as {name} {direction} to its {'smallest' if down else 'largest'}"
+                        f" at {name} = {turn}, then {'grows' if down else 'shrinks'}")
             else:
                 r = rho if direction == "grows" else -rho  # rho pairs a rising level with the mean
                 if r >= 0.7:
