@@ -174,9 +174,13 @@ def _parse_set(items) -> dict:
 
 
 def _cmd_study(args) -> int:
-    """Run a study (a grid of train → sample → evaluate → bound), its table and its report."""
+    """Run a study (a grid of train → sample → evaluate → bound, or a compute study), its table and its report."""
     from . import studies
 
+    if args.study == "list":
+        for name, kind, desc in studies.shipped():
+            print(f"{name:<22}{kind:<9}{desc}")
+        return 0
     overrides = _parse_set(args.set)
     suffix = ""
     if args.dataset is not None:
@@ -193,6 +197,9 @@ def _cmd_study(args) -> int:
     if args.scheme is not None:
         overrides["data.imbalance"] = args.scheme
         suffix += f"-{args.scheme}"
+    if suffix and studies.is_compute_study(args.study):
+        raise UsageError("--dataset, --mnist-dir and --scheme change the data of a training study; "
+                         f"{args.study} is a compute study (set its parameters with --set NAME=VALUE)")
     study = studies.load_study(args.study, overrides=overrides, seeds=args.seeds)
     out = Path(args.out) if args.out else Path("studies") / f"{study.name}{suffix}"
     if args.dry_run:
@@ -265,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bound)
 
     st = sub.add_parser("study", help="run a study: a grid of runs with its table (CSV + JSON) and report; resumable")
-    st.add_argument("study", help="a study YAML, or a shipped study: imbalance, sample-size, early-stopping, objective, capacity, reference, memorisation")
+    st.add_argument("study", help="a study YAML, or a shipped study (the README lists them; `scoreuq study list` prints them)")
     st.add_argument("--out", default=None, help="study folder (default studies/<name>); rerunning into it skips finished runs")
     st.add_argument("--executor", choices=["local", "process", "dask"], default=None,
                     help="local (sequential), process (a local process pool) or dask (default: the study's)")
@@ -276,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--mnist-dir", default=None, metavar="DIR", help="MNIST from a folder of IDX files (implies --dataset mnist_idx)")
     st.add_argument("--scheme", choices=["random", "deterministic"], default=None, help="class-imbalance scheme (imbalance study)")
     st.add_argument("--seeds", type=int, nargs="+", default=None, help="replace the study's seeds")
-    st.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a key of the base run config (repeatable), e.g. train.epochs=10")
+    st.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a key of the base run config (repeatable), e.g. train.epochs=10; in a compute study, a parameter, e.g. tol=0.01")
     st.add_argument("--dry-run", action="store_true", help="validate the whole grid and list it; write nothing")
     st.add_argument("--no-report", action="store_true", help="write the table only")
     st.set_defaults(func=_cmd_study)

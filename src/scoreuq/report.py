@@ -41,8 +41,17 @@ pre{background:#f7f7f7;padding:0.8em;overflow-x:auto;font-size:0.85em}.samples{d
 .samples figure{margin:0;width:270px}figcaption{font-size:0.85em;color:#555}code{font-size:0.92em}"""
 
 
-def _title(col):
-    return COLUMN_TITLES.get(col, col)
+def _title(col, table=None):
+    return ((table or {}).get("titles") or {}).get(col) or COLUMN_TITLES.get(col, col)
+
+
+def _groups(table: dict):
+    """The report's groups of columns: GROUPS for a training study; for a compute study one group
+    of every column, in the order the experiment returns them."""
+    if table.get("compute"):
+        return (("results", f"Results ({table['compute']}" + (f"; {table['source']})" if table.get("source") else ")"),
+                 list(table["columns"])),)
+    return GROUPS
 
 
 def _fmt(m, sd=None):
@@ -76,11 +85,11 @@ def _figures(study_dir: Path, table: dict, study: dict) -> list:
         per_setting.setdefault(r["setting"], []).append(r["values"])
     order = [s["setting"] for s in summary]
     out = []
-    for slug, title, cols in GROUPS:
+    for slug, title, cols in _groups(table):
         present = [c for c in cols if c in table["columns"] and c not in ("N", "faithful.floor", "floor.w1", "frechet_floor")]
         if not present:
             continue
-        panels = {_title(c): ([[v.get(c) for v in per_setting[i]] for i in order], [s["mean"][c] for s in summary],
+        panels = {_title(c, table): ([[v.get(c) for v in per_setting[i]] for i in order], [s["mean"][c] for s in summary],
                               [s["sd"][c] for s in summary], c in _LOG) for c in present}
         path = figures.factor_panels(levels, panels, fig_dir / f"terms_{slug}.png", xlabel=xlabel, invert_x=falls)
         out.append((title, path, "mean over seeds ± sd (error bars); grey dots are the seeds"))
@@ -164,11 +173,11 @@ def _tables(table: dict):
     """(title, header, rows) per group: mean ± sd per setting."""
     factors = table["factors"]
     out = []
-    for _, title, cols in GROUPS:
+    for _, title, cols in _groups(table):
         present = [c for c in cols if c in table["columns"]]
         if not present:
             continue
-        header = [f.split(".")[-1] for f in factors] + ["seeds"] + [_title(c) for c in present]
+        header = [f.split(".")[-1] for f in factors] + ["seeds"] + [_title(c, table) for c in present]
         rows = [[str(s["levels"][f]) for f in factors] + [str(s["n"])] + [_fmt(s["mean"][c], s["sd"][c]) for c in present]
                 for s in table["summary"]]
         out.append((title, header, rows))
@@ -215,11 +224,16 @@ def write_report(study_dir) -> tuple:
              f"({', '.join(c['executor'] + (' ×' + str(c['workers']) if c['executor'] != 'local' else '') for c in timing['calls'])}); "
              f"{env.get('threads_per_run', '?')} torch thread(s) per run on {env.get('cpu_count', '?')} CPUs.",
              "Every number is a mean over seeds ± the sample standard deviation over seeds; each run's own "
-             "estimates are in table.csv and runs/<key>/{metrics,bound}.json."]
-    trend_lines = [f"**{_title(c)}**: {tr['columns'][c]['text']}" for tr in trends.values()
-                   for _, _, cols in GROUPS for c in cols if c in tr["columns"] and c != "N"]
+             + ("values are in table.csv and records/<key>.json (nothing was trained: each run is one call of the experiment "
+                f"{table['compute']})." if table.get("compute") else "estimates are in table.csv and runs/<key>/{metrics,bound}.json.")]
+    trend_lines = [f"**{_title(c, table)}**: {tr['columns'][c]['text']}" for tr in trends.values()
+                   for _, _, cols in _groups(table) for c in cols if c in tr["columns"] and c != "N"]
     est = table.get("estimators", {})
-    est_rows = [[_title(c), c, e] for c, e in est.items()]
+    est_rows = [[_title(c, table), c, e] for c, e in est.items()]
+    findings = table.get("findings") or []
+    find_header = ["figure", "ours", "thesis", "agrees", "why they differ / what it means"]
+    find_rows = [[f.get("figure", ""), str(f.get("ours", "")), str(f.get("thesis", "")),
+                  {True: "yes", False: "no", None: "—"}.get(f.get("agrees"), str(f.get("agrees"))), f.get("note", "")] for f in findings]
     per_run_cols = table["columns"]
     per_run = [[r["key"], str(r["seed"])] + [_fmt(r["values"].get(c)) for c in per_run_cols] for r in table["rows"]]
     versions = [[k, str(v)] for k, v in {"python": env.get("python"), "platform": env.get("platform"), **env.get("packages", {})}.items()]
@@ -232,6 +246,8 @@ def write_report(study_dir) -> tuple:
     if study.get("description"):
         H.append(f"<p>{html.escape(study['description'])}</p>")
     H.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in facts) + "</ul>")
+    if findings:
+        H.append("<h2>Beside the seed's figures</h2>" + _html_table(find_header, find_rows, left=5))
     for title, header, rows in tables:
         H.append(f"<h2>{html.escape(title)}</h2>" + _html_table(header, rows, left=len(table["factors"])))
     if audit:
@@ -248,7 +264,7 @@ def write_report(study_dir) -> tuple:
             f"<figure><img alt='samples {html.escape(c)}' src='{_png_data(p)}'><figcaption>{html.escape(c)}</figcaption></figure>"
             for c, p in samples) + "</div>")
     H.append("<h2>How each number was estimated</h2>" + _html_table(["column", "key", "estimator"], est_rows, left=3))
-    H.append("<details><summary><b>Every run</b></summary>" + _html_table(["run", "seed"] + [_title(c) for c in per_run_cols], per_run, left=1)
+    H.append("<details><summary><b>Every run</b></summary>" + _html_table(["run", "seed"] + [_title(c, table) for c in per_run_cols], per_run, left=1)
              + "</details>")
     H.append("<h2>Study config</h2><pre>" + html.escape(study_text) + "</pre>")
     H.append("<h2>Software</h2>" + _html_table(["package", "version"], versions, left=2))
@@ -260,6 +276,8 @@ def write_report(study_dir) -> tuple:
     if study.get("description"):
         M += [study["description"], ""]
     M += [f"- {f}" for f in facts] + [""]
+    if findings:
+        M += ["## Beside the seed's figures", "", _md_table(find_header, [[c.replace("|", "\\|") for c in r] for r in find_rows]), ""]
     for title, header, rows in tables:
         M += [f"## {title}", "", _md_table(header, rows), ""]
     if audit:

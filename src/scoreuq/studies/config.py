@@ -19,6 +19,18 @@ A study is one YAML file (read with ``yaml.safe_load``), validated whole before 
     report: {direction: falls}        # trends are phrased "as <factor> falls" (or "grows");
                                       # ordered: true treats non-numeric levels as ordered as written
 
+A **compute study** trains nothing: each run is one call of a registered experiment
+(:mod:`scoreuq.experiments`) with the study's parameters and the setting's levels::
+
+    name: forward-gmm
+    compute: forward_gmm             # an experiment name (scoreuq.experiments.names())
+    params: {tol: 0.05}               # the experiment's parameters (unknown ones are an error)
+    factors: {mu: [1.0, 10.0, 100.0]} # factors are parameter names (or linked factors of them)
+    seeds: [0]
+
+It runs on the same runner, table, trends and report; it has no ``base``, ``set``, ``evaluate``
+or ``bound``, and ``--set KEY=VALUE`` sets a parameter.
+
 Every run config of the grid is built (so an unknown factor or a bad level is an error naming
 it) and every distinct one is prepared (data loaded, model probed) by :func:`check_study`.
 """
@@ -32,12 +44,14 @@ from pathlib import Path
 from .._validation import check_int
 from ..runs.config import ConfigError, RunConfig, _numbers, load_config
 
-__all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir"]
+__all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir",
+           "is_compute_study", "shipped"]
 
 EXECUTORS = ("local", "process", "dask")
 _BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule", "lipschitz", "c2"}
 _EVAL_KEYS = {"n", "max_exact", "n_projections"}
-_TOP_KEYS = {"name", "description", "base", "set", "factors", "seeds", "evaluate", "bound", "threads", "executor", "report"}
+_TOP_KEYS = {"name", "description", "base", "set", "factors", "seeds", "evaluate", "bound", "threads", "executor", "report",
+             "compute", "params"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,12 @@ class StudyConfig:
     threads: int = 1
     executor: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
+    compute: str | None = None
+
+    @property
+    def is_compute(self) -> bool:
+        """A compute-only study: each run evaluates a registered experiment, nothing is trained."""
+        return self.compute is not None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", self.name or ""):
@@ -87,6 +107,9 @@ class StudyConfig:
         for name, levels in self.factors.items():
             if not isinstance(levels, list) or not levels:
                 raise ConfigError(f"factors.{name} must be a non-empty list of levels, got {levels!r}")
+        if self.is_compute:
+            if self.evaluate or self.bound:
+                raise ConfigError(f"a compute study (compute: {self.compute}) trains nothing: remove its evaluate and bound sections")
         if not isinstance(self.seeds, tuple) or not self.seeds:
             raise ConfigError("seeds must be a non-empty list of integers >= 0")
         for s in self.seeds:
@@ -128,7 +151,9 @@ class StudyConfig:
                     if not lv:
                         raise ConfigError(f"factors.{name}: a level must set at least one key, got {lv!r}")
                     for k in lv:
-                        if not isinstance(k, str) or "." not in k:
+                        if self.is_compute:
+                            self._check_param(f"factors.{name}", k)
+                        elif not isinstance(k, str) or "." not in k:
                             raise ConfigError(f"factors.{name}: {k!r} is not a dotted run-config key (such as process.params.T)")
                     if label is None:
                         label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in lv.items())
@@ -136,7 +161,9 @@ class StudyConfig:
                         raise ConfigError(f"factors.{name}: a label must be a number or a string, got {label!r}")
                     axis.append((label, lv))
                 else:
-                    if "." not in name:
+                    if self.is_compute:
+                        self._check_param("factors", name)
+                    elif "." not in name:
                         raise ConfigError(f"unknown factor {name!r}: a factor is a dotted run-config key (data.keep_ratio, "
                                           "train.lr, ...) or a named factor whose levels are mappings of such keys")
                     axis.append((lv, {name: lv}))
@@ -153,9 +180,25 @@ class StudyConfig:
             out.append(Setting(i, levels, changes))
         return out
 
+    def _check_param(self, where, key):
+        from .. import experiments
+
+        known = experiments.get(self.compute).defaults
+        if not isinstance(key, str) or key not in known:
+            raise ConfigError(f"{where}: unknown parameter {key!r} of experiment {self.compute} (known: {', '.join(sorted(known))})")
+
     def runs(self) -> list:
         """Every run of the study as a :class:`RunSpec` (settings outer, seeds inner); raises
-        :class:`ConfigError` naming the factor when a level does not make a valid run config."""
+        :class:`ConfigError` naming the factor when a level does not make a valid run config.
+
+        In a compute study a run's ``config`` is the experiment's parameter mapping (defaults,
+        then the study's ``params``, then the setting's levels)."""
+        if self.is_compute:
+            specs = []
+            for st in self.settings():
+                for seed in self.seeds:
+                    specs.append(RunSpec(f"{st.index:02d}-{st.slug}-seed{seed}", st, seed, {**self.base, **st.changes}))
+            return specs
         base = RunConfig.from_dict(self.base)
         specs = []
         for st in self.settings():
@@ -170,6 +213,10 @@ class StudyConfig:
 
     def to_dict(self) -> dict:
         """The resolved study (the base config inlined), as written to ``study.yaml``."""
+        if self.is_compute:
+            return {"name": self.name, "description": self.description, "compute": self.compute, "params": self.base,
+                    "factors": self.factors, "seeds": list(self.seeds), "threads": self.threads, "executor": self.executor,
+                    "report": self.report}
         return {"name": self.name, "description": self.description, "base": self.base, "factors": self.factors,
                 "seeds": list(self.seeds), "evaluate": self.evaluate, "bound": self.bound, "threads": self.threads,
                 "executor": self.executor, "report": self.report}
@@ -185,6 +232,10 @@ class StudyConfig:
         for k in raw:
             if k not in _TOP_KEYS:
                 raise ConfigError(f"unknown key {k} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+        if raw.get("compute") is not None:
+            return cls._compute_from_dict(raw)
+        if "params" in raw:
+            raise ConfigError("params belongs to a compute study (with compute: <experiment>); a training study sets its base run config")
         for k in ("base", "factors", "seeds"):
             if k not in raw:
                 raise ConfigError(f"a study config needs {k!r}")
@@ -218,6 +269,38 @@ class StudyConfig:
                     seeds=tuple(seeds), description=str(raw.get("description") or ""), evaluate=dict(raw.get("evaluate") or {}),
                     bound=bound, threads=raw.get("threads", 1), executor=dict(raw.get("executor") or {}), report=dict(raw.get("report") or {}))
         study.runs()  # every run config of the grid is valid
+        return study
+
+
+    @classmethod
+    def _compute_from_dict(cls, raw: dict) -> "StudyConfig":
+        from .. import experiments
+
+        name = raw["compute"]
+        if name not in experiments.EXPERIMENTS:
+            raise ConfigError(f"compute must be one of the experiments {experiments.names()}, got {name!r}")
+        for k in ("base", "set"):
+            if k in raw:
+                raise ConfigError(f"a compute study (compute: {name}) has no {k!r}: set the experiment's parameters under params")
+        for k in ("factors", "seeds"):
+            if k not in raw:
+                raise ConfigError(f"a study config needs {k!r}")
+        exp = experiments.get(name)
+        params = raw.get("params") or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"params must be a mapping of parameter -> value, got {params!r}")
+        for k in params:
+            if k not in exp.defaults:
+                raise ConfigError(f"unknown parameter params.{k} of experiment {name} (known: {', '.join(sorted(exp.defaults))})")
+        seeds = raw["seeds"]
+        if not isinstance(seeds, list):
+            raise ConfigError(f"seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+        study = cls(name=raw.get("name") or name.replace("_", "-"), base={**exp.defaults, **params},
+                    factors=raw["factors"] if isinstance(raw["factors"], dict) else None, seeds=tuple(seeds),
+                    description=str(raw.get("description") or exp.description), evaluate=dict(raw.get("evaluate") or {}),
+                    bound=raw.get("bound") or None, threads=raw.get("threads", 1), executor=dict(raw.get("executor") or {}),
+                    report=dict(raw.get("report") or {}), compute=name)
+        study.runs()
         return study
 
 
@@ -264,12 +347,9 @@ def find_study(name_or_path) -> Path:
     raise ConfigError(f"no study file {name_or_path!r}; give a YAML path or one of the shipped studies: {', '.join(known)}")
 
 
-def load_study(name_or_path, *, overrides: dict | None = None, seeds=None) -> StudyConfig:
-    """Read and validate a study (``yaml.safe_load``); ``overrides`` are dotted run-config keys
-    applied to the base (``{"data.name": "mnist5k"}``), ``seeds`` replaces the study's seeds."""
+def _read(path: Path) -> dict:
     import yaml
 
-    path = find_study(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -277,7 +357,35 @@ def load_study(name_or_path, *, overrides: dict | None = None, seeds=None) -> St
     raw = _numbers(raw or {})
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping")
-    if overrides:
+    return raw
+
+
+def is_compute_study(name_or_path) -> bool:
+    """Whether a study file (a path or a shipped name) is a compute study (``compute:`` set)."""
+    return _read(find_study(name_or_path)).get("compute") is not None
+
+
+def shipped() -> list:
+    """The shipped studies: ``[(name, "compute" | "training", description)]``."""
+    out = []
+    for q in sorted(configs_dir().glob("study-*.yaml")):
+        raw = _read(q)
+        desc = str(raw.get("description") or "").strip().split(". ")[0].rstrip(".") + "."
+        out.append((q.stem[len("study-"):], "compute" if raw.get("compute") is not None else "training", desc))
+    return out
+
+
+def load_study(name_or_path, *, overrides: dict | None = None, seeds=None) -> StudyConfig:
+    """Read and validate a study (``yaml.safe_load``); ``overrides`` are dotted run-config keys
+    applied to the base (``{"data.name": "mnist5k"}``), ``seeds`` replaces the study's seeds."""
+    path = find_study(name_or_path)
+    raw = _read(path)
+    if overrides and isinstance(raw, dict) and raw.get("compute") is not None:
+        params = dict(raw.get("params") or {})
+        for k, v in overrides.items():
+            params[k[len("params."):] if k.startswith("params.") else k] = v
+        raw = {**raw, "params": params}
+    elif overrides:
         raw = {**raw, "set": {**(raw.get("set") or {}), **overrides}}
     if seeds is not None:
         raw = {**raw, "seeds": list(seeds)}

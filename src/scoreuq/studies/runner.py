@@ -1,5 +1,5 @@
-"""Run a study: every run of the grid (train → sample → evaluate → bound), resumably, on one of
-three executors, then the table and the report.
+"""Run a study: every run of the grid (train → sample → evaluate → bound, or one experiment call
+for a compute study), resumably, on one of three executors, then the table and the report.
 
 Layout of a study directory::
 
@@ -31,7 +31,7 @@ from .._io import atomic_write_json, atomic_write_text
 from ..runs.config import ConfigError
 from .config import StudyConfig, check_executor, identity_of
 
-__all__ = ["run_study", "run_one", "check_study", "StudyResult", "StudyError", "load_records", "environment"]
+__all__ = ["run_study", "run_one", "compute_one", "check_study", "StudyResult", "StudyError", "load_records", "environment"]
 
 
 class StudyError(RuntimeError):
@@ -57,6 +57,17 @@ def check_study(study: StudyConfig) -> list:
     from ..runs import prepare
 
     specs = study.runs()
+    if study.is_compute:
+        from .. import experiments
+
+        exp = experiments.get(study.compute)
+        for sp in specs:
+            try:
+                exp.check(dict(sp.config))
+            except ValueError as exc:
+                where = f"factor level {sp.setting.levels}" if sp.setting.levels else "params"
+                raise ConfigError(f"{study.compute}: {where}: {exc}") from None
+        return specs
     for sp in specs:
         try:
             prepare(sp.config)
@@ -158,13 +169,47 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
     return est
 
 
+def compute_one(task: dict) -> dict:
+    """One run of a compute study: the experiment ``task["compute"]`` at ``task["config"]`` (its
+    parameters) and ``task["seed"]``; returns the record (JSON-able). Nothing is trained."""
+    import math
+
+    import torch
+
+    from .. import experiments
+
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(int(task["threads"]))
+    try:
+        exp = experiments.get(task["compute"])
+        t0 = time.perf_counter()
+        out = exp.fn(dict(task["config"]), int(task["seed"]))
+        secs = {"compute": time.perf_counter() - t0}
+        values = {}
+        for k, x in out["values"].items():
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise TypeError(f"experiment {exp.name} returned a non-numeric value for {k}: {x!r}")
+            if math.isnan(x):
+                raise FloatingPointError(f"run {task['key']}: {k} is NaN")
+            values[k] = float(x) if isinstance(x, float) else x
+        extras = dict(out.get("extras") or {})
+        extras["estimators"] = {k: v for k, v in exp.estimators.items() if k in values}
+        return _jsonable({"key": task["key"], "config": task["config"], "seed": task["seed"], "values": values,
+                          "extras": extras, "seconds": secs})
+    finally:
+        torch.set_num_threads(old_threads)
+
+
 def run_one(task: dict) -> dict:
     """Train, sample, evaluate and bound one run of a study; returns its record (JSON-able).
+    A compute study's task (``task["compute"]`` set) goes to :func:`compute_one`.
 
     ``task`` holds ``key``, ``run_dir``, ``config`` (a run-config mapping), ``evaluate`` and
     ``bound`` options, ``threads`` and ``cache_dir``. Called in the driver (local executor) or
     in a worker process (process pool, Dask); it writes only inside ``run_dir`` and ``cache_dir``.
     """
+    if task.get("compute"):
+        return compute_one(task)
     import torch
 
     from .. import figures, runs
@@ -317,14 +362,19 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
     done = load_records(out)
     tasks, skipped = [], 0
     for sp in specs:
-        cfg = _jsonable(sp.config.to_dict())
+        cfg = _jsonable(sp.config if study.is_compute else sp.config.to_dict())
         rec = done.get(sp.key)
         if rec is not None and rec.get("config") == cfg:
             skipped += 1
             continue
+        token = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]
+        if study.is_compute:
+            tasks.append({"key": sp.key, "compute": study.compute, "config": cfg, "seed": sp.seed, "threads": study.threads,
+                          "token": token})
+            continue
         tasks.append({"key": sp.key, "run_dir": str((out / "runs" / sp.key).resolve()), "config": cfg, "evaluate": study.evaluate,
                       "bound": study.bound, "threads": study.threads, "cache_dir": str((out / "cache").resolve()),
-                      "token": hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]})
+                      "token": token})
     if workers is None:
         workers = max(1, min(len(tasks), (os.cpu_count() or 1) // study.threads)) if executor != "local" else 1
     atomic_write_json(out / "environment.json", environment(executor, workers, study.threads))
@@ -339,10 +389,13 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
         atomic_write_json(out / "records" / f"{task['key']}.json", rec)
         count[0] += 1
         v = rec["values"]
-        parts = [f"W1 {v['measured.w1']:.4g}"]
-        for col in ("frechet", "faithful.X4", "faithful.bound", "seminar.bound"):
-            if col in v:
-                parts.append(f"{col} {v[col]:.4g}")
+        if study.is_compute:
+            parts = [f"{k} {x:.4g}" for k, x in list(v.items())[:4]]
+        else:
+            parts = [f"W1 {v['measured.w1']:.4g}"]
+            for col in ("frechet", "faithful.X4", "faithful.bound", "seminar.bound"):
+                if col in v:
+                    parts.append(f"{col} {v[col]:.4g}")
         progress(f"[{count[0]}/{n_total}] {task['key']}: " + ", ".join(parts) + f" ({sum(rec['seconds'].values()):.0f} s)")
 
     if tasks:

@@ -175,6 +175,21 @@ def trends(study, summary) -> dict:
     return out
 
 
+def _compute_parts(study, specs, records, cols) -> dict:
+    """What a compute study adds to ``table.json``: the experiment, its column titles, the seed
+    documents' source, and its findings over the whole grid (``Experiment.analyse``)."""
+    from .. import experiments
+
+    exp = experiments.get(study.compute)
+    findings = []
+    if exp.analyse is not None:
+        rows = [{"params": rec["config"], "seed": sp.seed, "levels": sp.setting.levels, "values": rec["values"],
+                 "extras": rec.get("extras", {})} for sp, rec in zip(specs, records)]
+        findings = [dict(f) for f in exp.analyse(rows)]
+    return {"compute": exp.name, "source": exp.thesis, "titles": {c: exp.titles[c] for c in cols if c in exp.titles},
+            "findings": findings}
+
+
 def _csv(header, rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -209,5 +224,7 @@ def write_table(study, records, out) -> dict:
                                                   *(x for c in cols for x in (s["mean"][c], s["sd"][c]))] for s in summary]))
     table = {"study": study.name, "factors": factors, "seeds": list(study.seeds), "columns": cols, "rows": rows, "summary": summary,
              "trends": tr, "estimators": estimators, "class_shares": shares}
+    if study.is_compute:
+        table.update(_compute_parts(study, specs, records, cols))
     atomic_write_json(out / "table.json", table)
     return table
