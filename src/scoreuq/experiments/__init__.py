@@ -64,3 +64,6 @@ def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(names())}")
     return EXPERIMENTS[name]
+
+
+from . import forward  # noqa: E402,F401  (registers the experiments of 003 §5.1)
