@@ -7,14 +7,25 @@
 
 Importing scoreuq loads torch and numpy only: no matplotlib, Dask, POT or scipy.stats.
 """
-from . import bounds, data, losses, metrics, nets, processes, runs, sampling, studies, training
+from . import bounds, data, likelihood, losses, metrics, nets, processes, runs, sampling, studies, training
 from .processes import VESDE, VPSDE, ForwardProcess, OrnsteinUhlenbeck
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # scoreuq.experiments (the compute-only experiments) loads scipy.stats: imported on first use
+    if name == "experiments":
+        import importlib
+
+        return importlib.import_module(".experiments", __name__)
+    raise AttributeError(f"module 'scoreuq' has no attribute {name!r}")
+
 __all__ = [
     "bounds",
     "data",
+    "experiments",
+    "likelihood",
     "losses",
     "metrics",
     "nets",
