@@ -216,6 +216,29 @@ def _cmd_study(args) -> int:
     return 0
 
 
+def _cmd_advise_beta(args) -> int:
+    """The β advisor (003 ch. 5) for a run config's data: forward convergence against discretisation cost."""
+    import json
+
+    from ._io import atomic_write_json
+    from .advise import advise_beta_from_config
+
+    kw = {"tol": args.tol}
+    if args.T is not None:
+        kw["T"] = args.T
+    if args.beta_range is not None:
+        kw["beta_range"] = tuple(args.beta_range)
+    advice = advise_beta_from_config(args.config, steps=args.steps, **kw)
+    if args.json:
+        print(json.dumps(advice.to_dict(), indent=2, default=float))
+    else:
+        print(str(advice))
+    if args.out:
+        atomic_write_json(Path(args.out), advice.to_dict())
+        print(f"wrote {args.out}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report import write_report
 
@@ -288,6 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dry-run", action="store_true", help="validate the whole grid and list it; write nothing")
     st.add_argument("--no-report", action="store_true", help="write the table only")
     st.set_defaults(func=_cmd_study)
+
+    a = sub.add_parser("advise-beta", help="which β for my data? forward convergence vs discretisation cost of the OU process (003 ch. 5)")
+    a.add_argument("config", help="a run config (YAML) with an OU process; its training data are used")
+    a.add_argument("--steps", type=_positive_int("--steps"), default=None, help="sampler steps (default: the config's sample.steps)")
+    a.add_argument("--tol", type=float, default=0.05, help="tolerance > 0 on W2(p_T, stationary law) (default 0.05)")
+    a.add_argument("--T", type=float, default=None, help="horizon T > 0 (default: the config's process T)")
+    a.add_argument("--beta-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="β search range, 0 < LO < HI")
+    a.add_argument("--json", action="store_true", help="print the advice as JSON")
+    a.add_argument("--out", default=None, help="also write the advice as JSON to this file")
+    a.set_defaults(func=_cmd_advise_beta)
 
     r = sub.add_parser("report", help="write report.html (self-contained) and report.md for a study folder")
     r.add_argument("study_dir", help="a study folder written by `scoreuq study`")

@@ -66,4 +66,4 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-from . import forward  # noqa: E402,F401  (registers the experiments of 003 §5.1)
+from . import forward, thesis_misc  # noqa: E402,F401  (register the experiments of 003 ch. 4-5 and App. C)
