@@ -149,3 +149,21 @@ def test_cli_advise_beta(tmp_path, capsys):
         main(["advise-beta", str(configs_dir() / "gmm.yaml"), "--out", str(target), "--steps", "0"])
     assert exc.value.code == 2 and not target.exists()
     assert main(["advise-beta", str(tmp_path / "missing.yaml")]) == 2
+
+
+@pytest.mark.parametrize("study, setting, field", [
+    ("forward-gmm", "tol=0", "tol"), ("forward-gmm", "tol=-0.5", "tol"), ("forward-gmm", "mu=-1", "mu"),
+    ("forward-circles", "tol=0", "tol"), ("forward-cauchy", "gamma=0", "gamma"),
+    ("discretisation", "dt=0", "dt"), ("discretisation", "dt=2.0", "dt"), ("discretisation", "n_paths=0", "n_paths"),
+    ("manifold-distances", "n_projections=0", "n_projections"), ("langevin-weights", "n=0", "n"),
+])
+def test_cli_compute_study_bad_parameters(tmp_path, capsys, study, setting, field):
+    out = tmp_path / "s"
+    assert main(["study", study, "--out", str(out), "--set", setting]) == 2
+    assert field in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_empty_grid_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="factors"):
+        _gmm(factors={})

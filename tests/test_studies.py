@@ -82,11 +82,19 @@ def test_unknown_shipped_study_and_bad_cli_options(tmp_path, capsys):
 
 
 def test_every_shipped_study_is_valid():
-    names = sorted(p.stem[len("study-"):] for p in CONFIGS.glob("study-*.yaml"))
+    names = sorted(n for n, kind, _ in su.studies.shipped() if kind == "training")
     assert names == ["capacity", "early-stopping", "imbalance", "memorisation", "objective", "reference", "sample-size"]
     for name in names:
         study = su.studies.load_study(name)
         assert len(study.runs()) >= 8, name
+
+
+def test_set_on_a_factor_replaces_its_levels():
+    study = su.studies.load_study("imbalance", overrides={"data.keep_ratio": [1.0, 0.4], "train.epochs": 2})
+    assert study.factors["data.keep_ratio"] == [1.0, 0.4]
+    assert all(sp.config.train.epochs == 2 for sp in study.runs())
+    study = su.studies.load_study("imbalance", overrides={"data.keep_ratio": 0.7})
+    assert [st.levels["data.keep_ratio"] for st in study.settings()] == [0.7]
 
 
 def test_grid_linked_factors_and_seeds():

@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--scheme", choices=["random", "deterministic"], default=None, help="class-imbalance scheme (imbalance study)")
     st.add_argument("--seeds", type=int, nargs="+", default=None, help="replace the study's seeds")
     st.add_argument("--set", action="append", metavar="KEY=VALUE",
-                    help="override a key of the base run config (repeatable), e.g. train.epochs=10; in a compute study, a parameter, e.g. tol=0.01")
+                    help="override a key of the base run config (repeatable), e.g. train.epochs=10; in a compute study a parameter, e.g. tol=0.01; a factor's name sets its levels, e.g. data.keep_ratio=[1.0,0.1]")
     st.add_argument("--dry-run", action="store_true", help="validate the whole grid and list it; write nothing")
     st.add_argument("--no-report", action="store_true", help="write the table only")
     st.set_defaults(func=_cmd_study)

@@ -377,16 +377,27 @@ def shipped() -> list:
 
 def load_study(name_or_path, *, overrides: dict | None = None, seeds=None) -> StudyConfig:
     """Read and validate a study (``yaml.safe_load``); ``overrides`` are dotted run-config keys
-    applied to the base (``{"data.name": "mnist5k"}``), ``seeds`` replaces the study's seeds."""
+    applied to the base (``{"data.name": "mnist5k"}``) or, in a compute study, parameters; a key
+    that names a factor replaces its levels (``{"data.keep_ratio": [1.0, 0.1]}``). ``seeds``
+    replaces the study's seeds."""
     path = find_study(name_or_path)
     raw = _read(path)
-    if overrides and isinstance(raw, dict) and raw.get("compute") is not None:
-        params = dict(raw.get("params") or {})
+    if overrides:
+        # a key that names a factor replaces its levels (a list sets several levels, a value one)
+        compute = raw.get("compute") is not None
+        factors = dict(raw.get("factors") or {}) if isinstance(raw.get("factors"), dict) else raw.get("factors")
+        rest = {}
         for k, v in overrides.items():
-            params[k[len("params."):] if k.startswith("params.") else k] = v
-        raw = {**raw, "params": params}
-    elif overrides:
-        raw = {**raw, "set": {**(raw.get("set") or {}), **overrides}}
+            name = k[len("params."):] if compute and k.startswith("params.") else k
+            if isinstance(factors, dict) and name in factors:
+                factors[name] = list(v) if isinstance(v, list) else [v]
+            else:
+                rest[name] = v
+        raw = {**raw, "factors": factors}
+        if compute:
+            raw["params"] = {**(raw.get("params") or {}), **rest}
+        elif rest:
+            raw["set"] = {**(raw.get("set") or {}), **rest}
     if seeds is not None:
         raw = {**raw, "seeds": list(seeds)}
     return StudyConfig.from_dict(raw, root=path.parent)
