@@ -3,7 +3,8 @@ r"""Samplers driven by any score function ``s(x, t)``.
 All samplers share one signature::
 
     sampler(score_fn, process, shape, *, steps, t_min=1e-3, generator=None,
-            x_init=None, return_trajectory=False, dtype=None, device=None, **options)
+            x_init=None, return_trajectory=False, dtype=None, device=None,
+            callback=None, **options)
 
 ``score_fn(x, t)`` is any callable (or ``nn.Module``) taking a batch ``x`` of shape
 ``shape`` and times ``t`` of shape ``(n,)`` and returning a tensor shaped like ``x``.
@@ -12,6 +13,16 @@ Time runs on the uniform grid :math:`T = t_0 > t_1 > \dots > t_{steps} = t_{\min
 Randomness comes only from ``generator``; global random state is never touched.
 With ``return_trajectory=True`` a :class:`SampleResult` holds the whole path
 (``steps + 1`` states, the first the prior draw), which the SIEM metric reads.
+
+``callback(k, t, x, noise)``, if given, sees the same path one state at a time without
+storing it: it is called once with the initial state (``k = 0``, ``t = times[0]``,
+``noise=None``) and then after every step with ``k`` the index of the new state
+(``x is path[k]``, ``t = times[k]``) and ``noise`` the Gaussian increment that step
+*added* to the state (already scaled, e.g. :math:`g(t_k)\sqrt{\Delta t}\,z_k` for
+Euler–Maruyama; the sum of all increments of the step when it has several, as with a
+corrector), or ``None`` when the step added none (ODE steps, the ``denoise`` step).
+:class:`scoreuq.metrics.siem.SIEMRecorder` is such a callback. With ``callback=None``
+the samplers compute exactly what they computed without it (bit-identical outputs).
 """
 from __future__ import annotations
 
@@ -80,14 +91,23 @@ def _finish(x, path, ts, return_trajectory):
 
 
 def _em_step(score_fn, process, x, t, dt, generator, noise: bool):
-    """One Euler–Maruyama step of the reverse SDE from t to t - dt; returns (x, x_mean).
+    """One Euler–Maruyama step of the reverse SDE from t to t - dt; returns (x, x_mean, xi)
+    with ``xi`` the noise increment added (``None`` without noise).
     The grid was validated once in ``_setup``, hence ``check_time=False`` in the hot loop."""
     s, tt = _score(score_fn, x, t)
     x_mean = x - process.reverse_drift(x, tt, s, check_time=False) * dt
     if not noise:
-        return x_mean, x_mean
+        return x_mean, x_mean, None
     g = append_dims(process.diffusion(tt), x.ndim)
-    return x_mean + g * math.sqrt(dt) * _randn(x, generator), x_mean
+    xi = g * math.sqrt(dt) * _randn(x, generator)
+    return x_mean + xi, x_mean, xi
+
+
+def _add_noise(total, xi):
+    """Sum of the noise increments of one step (``None`` when there is none)."""
+    if xi is None:
+        return total
+    return xi if total is None else total + xi
 
 
 @torch.no_grad()
@@ -104,6 +124,7 @@ def euler_maruyama(
     dtype=None,
     device=None,
     denoise: bool = True,
+    callback=None,
 ):
     r"""Euler–Maruyama on the reverse-time SDE (thesis (003) §2.3.2, eq. 2.18):
 
@@ -113,20 +134,27 @@ def euler_maruyama(
                   + g(t_k)\sqrt{\Delta t}\, z_k .
 
     ``denoise=True`` leaves out the noise of the last step (returns its mean), as
-    score_sde does.
+    score_sde does. ``callback(k, t, x, noise)``: see the module docstring.
     """
     x, ts, _ = _setup(process, shape, steps, t_min, x_init, generator, dtype, device)
     path = [x] if return_trajectory else None
+    if callback is not None:
+        callback(0, float(ts[0]), x, None)
     for k in range(steps):
         t, dt = float(ts[k]), float(ts[k] - ts[k + 1])
-        x, _ = _em_step(score_fn, process, x, t, dt, generator, noise=not (denoise and k == steps - 1))
+        x, _, xi = _em_step(score_fn, process, x, t, dt, generator, noise=not (denoise and k == steps - 1))
         if path is not None:
             path.append(x)
+        if callback is not None:
+            callback(k + 1, float(ts[k + 1]), x, xi)
     return _finish(x, path, ts, return_trajectory)
 
 
-def _langevin_corrector(score_fn, process, x, t, dt, snr, n_steps, generator):
-    """Langevin corrector of Song et al. (2021), Algorithm 5: step from the signal-to-noise rule."""
+def _langevin_corrector(score_fn, process, x, t, dt, snr, n_steps, generator, want_noise: bool = False):
+    """Langevin corrector of Song et al. (2021), Algorithm 5: step from the signal-to-noise rule.
+    Returns ``(x, noise)``, ``noise`` the summed increments ``sqrt(2 eps) z`` when ``want_noise``
+    (else ``None``)."""
+    total = None
     for _ in range(n_steps):
         s, tt = _score(score_fn, x, t)
         z = _randn(x, generator)
@@ -135,8 +163,11 @@ def _langevin_corrector(score_fn, process, x, t, dt, snr, n_steps, generator):
         alpha = process.corrector_alpha(tt, dt)
         eps = 2 * alpha * (snr * noise_norm / grad_norm.clamp_min(torch.finfo(x.dtype).tiny)) ** 2
         eps = append_dims(eps, x.ndim)
-        x = x + eps * s + torch.sqrt(2 * eps) * z
-    return x
+        xi = torch.sqrt(2 * eps) * z
+        x = x + eps * s + xi
+        if want_noise:
+            total = _add_noise(total, xi)
+    return x, total
 
 
 @torch.no_grad()
@@ -155,6 +186,7 @@ def predictor_corrector(
     snr: float = 0.16,
     n_corrector: int = 1,
     denoise: bool = True,
+    callback=None,
 ):
     r"""Predictor–corrector sampling (Song et al. 2021, Algorithms 2–5; seminar (000) §3.2).
 
@@ -162,18 +194,24 @@ def predictor_corrector(
     :math:`x \leftarrow x + \epsilon s + \sqrt{2\epsilon} z` with
     :math:`\epsilon = 2\alpha_k (r\,\|z\| / \|s\|)^2` (``r = snr``, norms averaged over
     the batch), then one Euler–Maruyama predictor step of the reverse SDE.
+    ``callback(k, t, x, noise)``: see the module docstring (``noise`` sums the corrector's and
+    the predictor's increments of the step).
     """
     snr = check_positive("snr", snr)
     if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 0:
         raise ValueError(f"n_corrector must be an integer >= 0, got {n_corrector!r}")
     x, ts, _ = _setup(process, shape, steps, t_min, x_init, generator, dtype, device)
     path = [x] if return_trajectory else None
+    if callback is not None:
+        callback(0, float(ts[0]), x, None)
     for k in range(steps):
         t, dt = float(ts[k]), float(ts[k] - ts[k + 1])
-        x = _langevin_corrector(score_fn, process, x, t, dt, snr, n_corrector, generator)
-        x, _ = _em_step(score_fn, process, x, t, dt, generator, noise=not (denoise and k == steps - 1))
+        x, xi_c = _langevin_corrector(score_fn, process, x, t, dt, snr, n_corrector, generator, callback is not None)
+        x, _, xi = _em_step(score_fn, process, x, t, dt, generator, noise=not (denoise and k == steps - 1))
         if path is not None:
             path.append(x)
+        if callback is not None:
+            callback(k + 1, float(ts[k + 1]), x, _add_noise(xi_c, xi))
     return _finish(x, path, ts, return_trajectory)
 
 
@@ -190,10 +228,12 @@ def probability_flow(
     return_trajectory: bool = False,
     dtype=None,
     device=None,
+    callback=None,
 ):
     r"""Probability-flow ODE :math:`\dot x = f(x,t) - \tfrac12 g(t)^2 s(x,t)` (Song et al. 2021,
     eq. 13), integrated from ``T`` to ``t_min`` with the fixed-step Heun method (second order,
-    EDM's Algorithm 1 without churn). Randomness enters only through the prior draw.
+    EDM's Algorithm 1 without churn). Randomness enters only through the prior draw, so a
+    ``callback`` always receives ``noise=None``.
     """
     x, ts, _ = _setup(process, shape, steps, t_min, x_init, generator, dtype, device)
     path = [x] if return_trajectory else None
@@ -201,6 +241,9 @@ def probability_flow(
     def v(y, t):
         s, tt = _score(score_fn, y, t)
         return process.probability_flow_drift(y, tt, s, check_time=False)
+
+    if callback is not None:
+        callback(0, float(ts[0]), x, None)
 
     for k in range(steps):
         t, t_next = float(ts[k]), float(ts[k + 1])
@@ -210,6 +253,8 @@ def probability_flow(
         x = x + 0.5 * h * (d + v(x_euler, t_next))
         if path is not None:
             path.append(x)
+        if callback is not None:
+            callback(k + 1, t_next, x, None)
     return _finish(x, path, ts, return_trajectory)
 
 
@@ -227,6 +272,7 @@ def langevin(
     dtype=None,
     device=None,
     step_size: float = 1e-3,
+    callback=None,
 ):
     r"""Unadjusted Langevin dynamics (thesis (003) §2.2.4) on the score at ``t_min``:
 
@@ -240,11 +286,16 @@ def langevin(
     gamma = check_positive("step_size", step_size)
     x, ts, t_min = _setup(process, shape, steps, t_min, x_init, generator, dtype, device)
     path = [x] if return_trajectory else None
-    for _ in range(steps):
+    if callback is not None:
+        callback(0, t_min, x, None)
+    for k in range(steps):
         s, _ = _score(score_fn, x, t_min)
-        x = x + gamma * s + math.sqrt(2 * gamma) * _randn(x, generator)
+        xi = math.sqrt(2 * gamma) * _randn(x, generator)
+        x = x + gamma * s + xi
         if path is not None:
             path.append(x)
+        if callback is not None:
+            callback(k + 1, t_min, x, xi)
     return _finish(x, path, torch.full((steps + 1,), t_min, dtype=torch.float64), return_trajectory)
 
 
@@ -263,6 +314,7 @@ def annealed_langevin(
     device=None,
     n_inner: int = 10,
     step_size: float = 0.05,
+    callback=None,
 ):
     r"""Annealed Langevin dynamics (thesis (003) §2.2.5, Algorithm 2; Song & Ermon 2019, Algorithm 1).
 
@@ -282,11 +334,19 @@ def annealed_langevin(
     levels = ts[1:]
     sig = process.marginal_std(levels)
     path = [x] if return_trajectory else None
+    if callback is not None:
+        callback(0, float(ts[0]), x, None)
     for j in range(steps):
         gamma = eps * float(sig[j]) ** 2
+        total = None
         for _ in range(n_inner):
             s, _ = _score(score_fn, x, float(levels[j]))
-            x = x + gamma * s + math.sqrt(2 * gamma) * _randn(x, generator)
+            xi = math.sqrt(2 * gamma) * _randn(x, generator)
+            x = x + gamma * s + xi
+            if callback is not None:
+                total = _add_noise(total, xi)
         if path is not None:
             path.append(x)
+        if callback is not None:
+            callback(j + 1, float(levels[j]), x, total)
     return _finish(x, path, ts, return_trajectory)
