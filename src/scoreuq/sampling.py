@@ -229,13 +229,33 @@ def probability_flow(
     dtype=None,
     device=None,
     callback=None,
+    solver: str = "heun",
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+    stats: dict | None = None,
 ):
     r"""Probability-flow ODE :math:`\dot x = f(x,t) - \tfrac12 g(t)^2 s(x,t)` (Song et al. 2021,
     eq. 13), integrated from ``T`` to ``t_min`` with the fixed-step Heun method (second order,
-    EDM's Algorithm 1 without churn). Randomness enters only through the prior draw, so a
-    ``callback`` always receives ``noise=None``.
+    EDM's Algorithm 1 without churn; ``solver="heun"``, ``steps`` steps) or the adaptive
+    Dormand–Prince RK5(4) of :mod:`scoreuq.likelihood` (``solver="rk45"``, tolerances ``rtol`` and
+    ``atol``; ``steps`` is then ignored, and neither a trajectory nor a callback is available).
+    Randomness enters only through the prior draw, so a ``callback`` always receives ``noise=None``.
+    A dict passed as ``stats`` receives ``nfe``, the number of score evaluations.
     """
-    x, ts, _ = _setup(process, shape, steps, t_min, x_init, generator, dtype, device)
+    if solver not in ("heun", "rk45"):
+        raise ValueError(f"solver must be 'heun' or 'rk45', got {solver!r}")
+    x, ts, t_min = _setup(process, shape, steps, t_min, x_init, generator, dtype, device)
+    if solver == "rk45":
+        if return_trajectory or callback is not None:
+            raise ValueError("return_trajectory and callback need a fixed time grid: use solver='heun' with them")
+        from .likelihood import solve_probability_flow
+
+        x, nfe = solve_probability_flow(score_fn, process, x, t_min=t_min, rtol=rtol, atol=atol)
+        if stats is not None:
+            stats["nfe"] = int(nfe)
+        return _finish(x, None, ts, False)
+    if stats is not None:
+        stats["nfe"] = 2 * steps
     path = [x] if return_trajectory else None
 
     def v(y, t):
