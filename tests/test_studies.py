@@ -324,3 +324,15 @@ def test_report_renders_every_image_in_headless_chromium(imbalance_study, tmp_pa
     bad.write_text(broken)
     n, lines = chk.check(bad, chk.find_browser())
     assert sum(ln.startswith("BROKEN") for ln in lines) == 2 and n == len(_images(html_text)) + 1
+
+
+def test_worker_device_gives_each_worker_its_own_gpu(monkeypatch):
+    from scoreuq.studies.runner import worker_device
+
+    monkeypatch.setenv("SCOREUQ_WORKER_INDEX", "3")
+    assert worker_device("cuda", count=2) == "cuda:1"
+    assert worker_device("auto", count=4) == "cuda:3"
+    assert worker_device("cuda", count=1) is None  # one GPU: the config's own device
+    assert worker_device("cpu", count=4) is None
+    monkeypatch.delenv("SCOREUQ_WORKER_INDEX")
+    assert worker_device("cuda", count=4) is None  # not in a pool worker: the config decides

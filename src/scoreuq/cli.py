@@ -94,7 +94,7 @@ def _cmd_train(args) -> int:
     from . import runs
 
     cfg = runs.load_config(args.config)
-    run = runs.prepare(cfg)  # validates everything; nothing is written before this succeeds
+    run = runs.prepare(cfg, device=args.device)  # validates everything; nothing is written before this succeeds
     if args.dry_run:
         import yaml
 
@@ -110,7 +110,7 @@ def _cmd_train(args) -> int:
     else:
         run_dir = None
     t0 = time.perf_counter()
-    out = runs.train(cfg, root=args.out, run_dir=run_dir, progress=not args.quiet)
+    out = runs.train(cfg, root=args.out, run_dir=run_dir, progress=not args.quiet, device=args.device)
     print(f"trained {cfg.model.kind} for {cfg.train.epochs} epochs in {time.perf_counter() - t0:.1f} s -> {out}")
     return 0
 
@@ -118,7 +118,7 @@ def _cmd_train(args) -> int:
 def _cmd_sample(args) -> int:
     from . import runs
 
-    run = runs.load_run(args.run)
+    run = runs.load_run(args.run, device=args.device)
     path = runs.sample_to_file(run, n=args.n, sampler=args.sampler, steps=args.steps, seed=args.seed)
     print(f"wrote {path} and {path.with_suffix('.png')}")
     return 0
@@ -129,7 +129,7 @@ def _cmd_evaluate(args) -> int:
 
     from . import runs
 
-    run = runs.load_run(args.run)
+    run = runs.load_run(args.run, device=args.device)
     samples = runs.run.load_samples(args.samples) if args.samples else None
     res = runs.evaluate(run, samples, n=args.n, seed=args.seed)
     g, f = res["generated_vs_heldout"], res["floor"]
@@ -148,7 +148,7 @@ def _cmd_bound(args) -> int:
 
     if args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
-    run = runs.load_run(args.run)
+    run = runs.load_run(args.run, device=args.device)
     res = runs.bound(run, estimators=args.estimators, eps=args.eps, delta=args.delta, C=args.C, R=args.R, omega=args.omega,
                      n_sub=args.n_sub, seeds=tuple(range(args.seeds)), d1=args.d1, kde_rule=args.kde_rule)
     print(res["markdown"])
@@ -197,6 +197,10 @@ def _cmd_study(args) -> int:
     if args.scheme is not None:
         overrides["data.imbalance"] = args.scheme
         suffix += f"-{args.scheme}"
+    if args.device is not None:
+        if studies.is_compute_study(args.study):
+            raise UsageError(f"--device applies to training studies; {args.study} is a compute study (it runs on the CPU)")
+        overrides["device"] = args.device
     if suffix and studies.is_compute_study(args.study):
         raise UsageError("--dataset, --mnist-dir and --scheme change the data of a training study; "
                          f"{args.study} is a compute study (set its parameters with --set NAME=VALUE)")
@@ -263,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dry-run", action="store_true", help="validate and build everything, print the resolved config, write nothing")
     t.add_argument("--resume", metavar="RUN", help="continue training an existing run directory from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     t.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("sample", help="sample a trained run")
@@ -271,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sampler", choices=["pc", "em", "ode"], default=None, help="reverse-time sampler (score models; default: the run's)")
     s.add_argument("--steps", type=_positive_int("--steps"), default=None, help="sampler steps (default: the run's)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     s.set_defaults(func=_cmd_sample)
 
     e = sub.add_parser("evaluate", help="W1, sliced W and MMD of generated samples against held-out data (+ Fréchet distance for images)")
@@ -278,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", help="a samples file written by `scoreuq sample` (default: sample afresh)")
     e.add_argument("--n", type=_positive_int("--n"), default=None, help="samples to draw when --samples is not given")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     e.set_defaults(func=_cmd_evaluate)
 
     b = sub.add_parser("bound", help="the WUP bound of a trained run, every term with its estimator, and the audit")
@@ -292,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, default=3, help="repeats for mean ± sd (default 3)")
     b.add_argument("--d1", choices=["exact", "sliced"], default="exact")
     b.add_argument("--kde-rule", choices=["scott", "silverman", "cv"], default="scott", help="KDE bandwidth for image data")
+    b.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     b.set_defaults(func=_cmd_bound)
 
     st = sub.add_parser("study", help="run a study: a grid of runs with its table (CSV + JSON) and report; resumable")
@@ -310,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override a key of the base run config (repeatable), e.g. train.epochs=10; in a compute study a parameter, e.g. tol=0.01; a factor's name sets its levels, e.g. data.keep_ratio=[1.0,0.1]")
     st.add_argument("--dry-run", action="store_true", help="validate the whole grid and list it; write nothing")
     st.add_argument("--no-report", action="store_true", help="write the table only")
+    st.add_argument("--device", default=None, help="cpu, cuda or auto for every run (default: the study's base config)")
     st.set_defaults(func=_cmd_study)
 
     a = sub.add_parser("advise-beta", help="which β for my data? forward convergence vs discretisation cost of the OU process (003 ch. 5)")

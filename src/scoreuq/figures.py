@@ -51,12 +51,12 @@ def scatter(panels: dict, path, *, heatmap: bool = False, bins: int = 80) -> Pat
     plt = _plt()
     k = len(panels)
     fig, axes = plt.subplots(1, k, figsize=(3.6 * k, 3.6), sharex=True, sharey=True, squeeze=False)
-    allx = torch.cat([torch.as_tensor(v, dtype=torch.float64)[:, :2] for v in panels.values()])
+    allx = torch.cat([torch.as_tensor(v).detach().cpu().double()[:, :2] for v in panels.values()])
     lo, hi = allx.min(0).values, allx.max(0).values
     pad = 0.05 * (hi - lo).clamp_min(1e-9)
     rng = [[float(lo[0] - pad[0]), float(hi[0] + pad[0])], [float(lo[1] - pad[1]), float(hi[1] + pad[1])]]
     for ax, (title, x) in zip(axes[0], panels.items()):
-        x = torch.as_tensor(x, dtype=torch.float64)[:, :2].numpy()
+        x = torch.as_tensor(x).detach().cpu().double()[:, :2].numpy()
         if heatmap:
             ax.hist2d(x[:, 0], x[:, 1], bins=bins, range=rng, cmap="viridis")
         else:
@@ -87,16 +87,16 @@ def image_grid(images, path, *, nrow: int = 10, title: str | None = None) -> Pat
 
 
 @torch.no_grad()
-def score_field(score_fn, t: float, path, *, bounds=None, points=None, grid: int = 25, title: str | None = None) -> Path:
+def score_field(score_fn, t: float, path, *, bounds=None, points=None, grid: int = 25, title: str | None = None, device=None) -> Path:
     r"""Quiver plot of a 2-D score field :math:`s(x, t)` on a grid (003 Figures 3.2–3.3), arrows
     scaled to unit length and coloured by :math:`\log\|s\|`; ``points`` (e.g. the training set)
-    are overlaid."""
+    are overlaid. The grid is evaluated on ``device`` (that of the score model; default CPU)."""
     plt = _plt()
     if bounds is None:
         if points is None:
             bounds = (-3.0, 3.0, -3.0, 3.0)
         else:
-            p = torch.as_tensor(points, dtype=torch.float64)
+            p = torch.as_tensor(points).detach().cpu().double()
             lo, hi = p.min(0).values, p.max(0).values
             pad = 0.3 * (hi - lo).max().clamp_min(1.0)
             bounds = (float(lo[0] - pad), float(hi[0] + pad), float(lo[1] - pad), float(hi[1] + pad))
@@ -104,14 +104,15 @@ def score_field(score_fn, t: float, path, *, bounds=None, points=None, grid: int
     ys = torch.linspace(bounds[2], bounds[3], grid)
     X, Y = torch.meshgrid(xs, ys, indexing="xy")
     pts = torch.stack([X.flatten(), Y.flatten()], 1)
-    s = score_fn(pts, torch.full((pts.shape[0],), float(t)))
-    s = torch.as_tensor(s, dtype=torch.float64).cpu()
+    dev = torch.device("cpu") if device is None else torch.device(device)
+    s = score_fn(pts.to(dev), torch.full((pts.shape[0],), float(t), device=dev))
+    s = torch.as_tensor(s).detach().cpu().double()
     norm = s.norm(dim=1).clamp_min(1e-12)
     u = (s / norm[:, None]).numpy()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.quiver(pts[:, 0].numpy(), pts[:, 1].numpy(), u[:, 0], u[:, 1], torch.log(norm).numpy(), cmap="viridis", scale=grid * 1.2)
     if points is not None:
-        p = torch.as_tensor(points, dtype=torch.float64)
+        p = torch.as_tensor(points).detach().cpu().double()
         ax.scatter(p[:, 0].numpy(), p[:, 1].numpy(), c="red", s=12, zorder=3)
     ax.set_aspect("equal")
     ax.set_title(title or f"score field at t = {t:g}")

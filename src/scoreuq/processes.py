@@ -97,7 +97,9 @@ class ForwardProcess:
     def perturb(self, x0: torch.Tensor, t, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample :math:`X_t \\mid X_0 = x_0`; returns ``(x_t, z)`` with ``x_t = mean + std * z``."""
         mean, std = self.marginal(x0, t)
-        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
+        # drawn on the generator's device (a CPU generator may feed data on an accelerator)
+        dev = generator.device if generator is not None else x0.device
+        z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=dev).to(x0.device)
         return mean + append_dims(std, x0.ndim) * z, z
 
     def transition_score(self, x: torch.Tensor, x0: torch.Tensor, t) -> torch.Tensor:

@@ -86,7 +86,7 @@ def _finish(x, path, ts, return_trajectory):
     if not bool(torch.isfinite(x).all()):
         raise FloatingPointError("the sampler produced NaN or infinite values; reduce the step size or check the score model")
     if return_trajectory:
-        return SampleResult(x, torch.stack(path), ts.to(x.dtype))
+        return SampleResult(x, torch.stack(path), ts.to(dtype=x.dtype, device=x.device))
     return x
 
 

@@ -6,6 +6,13 @@ rename) with a SHA-256 sidecar; loading checks the checksum first and then uses
 ``torch.load(weights_only=True)``, so a corrupted or foreign checkpoint is reported,
 never unpickled. Training on CPU is deterministic: a killed run resumed from its last
 checkpoint ends with the same weights as an uninterrupted one.
+
+Devices: the model, the data and the trainer's generator live on the data's device. A
+checkpoint records the generator's device type beside its state; one written on another
+device (a CUDA generator's 16-byte Philox state read by a CPU generator, or the reverse) is
+loaded with the generator re-seeded from ``(seed, epoch)`` instead, so a GPU-trained run
+loads, samples and resumes on a CPU-only machine. Same device, seed and thread count →
+bit-identical; across devices → the same statistics, not the same bits.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import losses
+from ._device import check_module_device
 from ._io import atomic_write, atomic_write_text, file_digest
 from ._validation import check_in_range, check_positive
 
@@ -184,10 +192,11 @@ class Trainer:
         _check_data(data, "data must be a tensor of shape (N, ...) with N >= 1", data_ndim=None)
         if config.objective == "esm" and true_score is None:
             raise ValueError("the esm objective needs true_score")
+        check_module_device(model, data.device, "the training data")
         probe = data[:2]
         try:  # the network must map a batch to a batch of the same shape
             with torch.no_grad():
-                out = model(probe, torch.full((probe.shape[0],), process.T / 2, dtype=probe.dtype))
+                out = model(probe, torch.full((probe.shape[0],), process.T / 2, dtype=probe.dtype, device=probe.device))
         except Exception as exc:
             raise ValueError(f"the model does not fit data of shape {tuple(probe.shape[1:])}: {exc}") from None
         if out.shape != probe.shape:
@@ -219,6 +228,7 @@ class Trainer:
             "ema": self.ema.state_dict(),
             "optimizer": self._optimizer_state(),
             "rng": self.generator.get_state(),
+            "rng_device": self.generator.device.type,
             "epoch": self.epoch,
             "loss": list(self.history.loss),
             "best": self._best,
@@ -243,12 +253,26 @@ class Trainer:
             self.model.load_state_dict(st["model"])
             self.ema.load_state_dict(st["ema"])
             self._load_optimizer_state(st["optimizer"])
-            self.generator.set_state(st["rng"])
             self.epoch = int(st["epoch"])
+            self._restore_rng(st["rng"], st.get("rng_device"))
             self.history.loss = [float(v) for v in st["loss"]]
             self._best, self._bad_evals = float(st["best"]), int(st["bad_evals"])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not fit this model or trainer: {exc}") from None
+
+    def _restore_rng(self, state, device_type) -> None:
+        """The generator's state when it was saved on this device type; else (a checkpoint from
+        another device, e.g. a CUDA generator's 16-byte state on a CPU-only machine, or an older
+        checkpoint without ``rng_device`` whose state this generator rejects) a fresh stream seeded
+        from ``(seed, epoch)``: deterministic, but not the stream the other device would have drawn."""
+        if device_type is None or device_type == self.generator.device.type:
+            try:
+                self.generator.set_state(state)
+                return
+            except (RuntimeError, TypeError, ValueError):
+                if device_type is not None:
+                    raise
+        self.generator.manual_seed(int(self.config.seed) * 1_000_003 + 7919 * int(self.epoch) + 1)
 
     # ------------------------------------------------------------------ training
     def _loss(self, batch):
@@ -377,6 +401,7 @@ class PushforwardTrainer(Trainer):
 
     def __init__(self, model, data: torch.Tensor, config: TrainConfig, *, run_dir=None, eval_fn: Callable | None = None):
         _check_data(data, "data must be a tensor of shape (N, d) with N >= 1; flatten images first", data_ndim=2)
+        check_module_device(model, data.device, "the training data")
         if data.shape[1] != model.dim:
             raise ValueError(f"the model does not fit data of shape {tuple(data.shape[1:])}: it generates vectors of dimension {model.dim}")
         self.optimizers = {k: torch.optim.Adam(p, lr=config.lr) for k, p in model.parameter_groups().items()}

@@ -94,7 +94,7 @@ def forward_points(process, data: torch.Tensor, times, n_per_t: int, *, generato
     xs, ts = [], []
     for t in times:
         idx = torch.randint(0, data.shape[0], (n_per_t,), generator=generator)
-        x0 = data[idx]
+        x0 = data[idx.to(data.device)]
         tt = torch.full((n_per_t,), float(t), dtype=x0.dtype, device=x0.device)
         xt, _ = process.perturb(x0, tt, generator=generator)
         xs.append(xt)

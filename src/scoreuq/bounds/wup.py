@@ -174,6 +174,9 @@ def _check_common(eps, T, delta, R, C, omega):
 
 
 def _check_model(model, x, process):
+    from .._device import check_module_device
+
+    check_module_device(model, x.device, "the training data")
     with torch.no_grad():
         out = model(x[:2], torch.full((min(2, x.shape[0]),), process.T / 2, dtype=x.dtype, device=x.device))
     if out.shape != x[:2].shape:
@@ -191,14 +194,14 @@ def _d1(a, b, how, n_projections, generator):
 
 
 def _sub(x, n, g):
-    return x[torch.randperm(x.shape[0], generator=g)[:n]] if x.shape[0] > n else x
+    return x[torch.randperm(x.shape[0], generator=g)[:n].to(x.device)] if x.shape[0] > n else x
 
 
 def _score_errors(model, process, train, true_score, eps, T, n, g):
     """(ESM, DSM) with λ = 1 and t ~ U[eps, T], at the same points."""
     idx = torch.randint(0, train.shape[0], (n,), generator=g)
-    x0 = train[idx]
-    t = eps + (T - eps) * torch.rand(n, generator=g, dtype=x0.dtype)
+    x0 = train[idx.to(train.device)]
+    t = (eps + (T - eps) * torch.rand(n, generator=g, dtype=x0.dtype)).to(x0.device)
     xt, z = process.perturb(x0, t, generator=g)
     std = process.marginal_std(t).reshape(-1, *([1] * (x0.ndim - 1)))
     with torch.no_grad():
@@ -256,7 +259,9 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     else:
         enn_what = "exact score supplied by the caller"
     n_ref = n_sub
-    ref_samples = {s: reference.sample(n_ref, generator=torch.Generator().manual_seed(10_000 + s), dtype=torch.float64).reshape(n_ref, *train.shape[1:]) for s in seeds}
+    dev = train.device  # π, p_ref and m_g samples are drawn with CPU generators and moved to the data's device
+    ref_samples = {s: reference.sample(n_ref, generator=torch.Generator().manual_seed(10_000 + s), dtype=torch.float64)
+                   .reshape(n_ref, *train.shape[1:]).to(dev) for s in seeds}
     if R is None:
         R = data_radius(train, *ref_samples.values())
         r_note = "R = radius of the smallest origin-centred ball holding π_N and the π samples (computed)"
@@ -267,7 +272,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     for s in seeds:
         g = torch.Generator().manual_seed(s)
         pi = ref_samples[s]
-        prior = process.prior((n_sub, *train.shape[1:]), generator=g, dtype=torch.float64)
+        prior = process.prior((n_sub, *train.shape[1:]), generator=g, dtype=torch.float64).to(dev)
         x1.append(_d1(pi, prior, d1, n_projections, g))
         x4.append(_d1(_sub(train, max_train, g), pi, d1, n_projections, g))
         e, dl = _score_errors(model, process, train, true_score, eps, T, n_enn, g)
@@ -278,8 +283,8 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         t_at.append(L.t_at_max)
         c2s.append(c2_norm(model, process, train, eps=eps, T=T, generator=g, **(c2_kw or {})).value)
         if generated is not None:
-            meas.append(_d1(_sub(generated.detach().to(torch.float64), n_sub, g), pi, d1, n_projections, g))
-            other = reference.sample(n_sub, generator=g, dtype=torch.float64).reshape(n_sub, *train.shape[1:])
+            meas.append(_d1(_sub(generated.detach().to(dtype=torch.float64, device=dev), n_sub, g), pi, d1, n_projections, g))
+            other = reference.sample(n_sub, generator=g, dtype=torch.float64).reshape(n_sub, *train.shape[1:]).to(dev)
             floor.append(_d1(other, pi, d1, n_projections, g))
     lk = {"n_times": 8, "n_per_t": 32, **(lipschitz_kw or {})}
     sizes_w = {"n_sub": n_sub, "seeds": len(seeds)}
@@ -343,19 +348,20 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     x1, x3, meas = [], [], []
     x4 = wasserstein_1d(sh_t, sh_f)
     t1 = min(1.0, process.T)
+    dev = train_images.device
     for s in seeds:
         g = torch.Generator().manual_seed(s)
-        pi = reference.sample(n_sub, generator=g, dtype=torch.float64)
-        prior = process.prior((n_sub, *train_images.shape[1:]), generator=g, dtype=torch.float64)
+        pi = reference.sample(n_sub, generator=g, dtype=torch.float64).to(dev)
+        prior = process.prior((n_sub, *train_images.shape[1:]), generator=g, dtype=torch.float64).to(dev)
         x1.append(wasserstein_1d(pi.flatten(), prior.flatten()))
         xb = _sub(train_images, n_lipschitz, g).detach().clone().requires_grad_(True)
-        out = model(xb, torch.full((xb.shape[0],), t1, dtype=xb.dtype))
+        out = model(xb, torch.full((xb.shape[0],), t1, dtype=xb.dtype, device=xb.device))
         (grad,) = torch.autograd.grad(out.sum(), xb)
         x3.append(min(float(grad.abs().max()), 100.0))
         if generated is not None:
             from ..metrics import wasserstein
 
-            meas.append(wasserstein(_sub(generated.detach().double(), n_sub, g).flatten(1), pi.flatten(1)))
+            meas.append(wasserstein(_sub(generated.detach().double().to(dev), n_sub, g).flatten(1), pi.flatten(1)))
 
     def parts_of(X1, L):  # the code's formula, piece by piece
         return _breakdown(R**1.5 * (1 + math.sqrt(L)), R * math.exp(-omega * T / R**2) * X1, e_nn,

@@ -99,10 +99,11 @@ class GaussianMixture(Distribution):
         check_finite("means", means)
         K, d = means.shape
         self.means, self.dim, self.n_components = means, d, K
+        dev = means.device  # every parameter lives with the means (a KDE of data on an accelerator stays there)
         if weights is None:
-            w = torch.full((K,), 1.0 / K, dtype=torch.float64)
+            w = torch.full((K,), 1.0 / K, dtype=torch.float64, device=dev)
         else:
-            w = torch.as_tensor(weights, dtype=torch.float64).flatten()
+            w = torch.as_tensor(weights, dtype=torch.float64).flatten().to(dev)
             if w.shape != (K,):
                 raise ValueError(f"weights must have shape ({K},), got {tuple(w.shape)}")
             if not bool(torch.isfinite(w).all()) or bool((w <= 0).any()):
@@ -111,7 +112,7 @@ class GaussianMixture(Distribution):
         self.weights = w
         self.evecs = None  # (K, d, d) eigenvectors as columns, None = axis-aligned
         if covariances is not None:
-            cov = torch.as_tensor(covariances, dtype=torch.float64)
+            cov = torch.as_tensor(covariances, dtype=torch.float64).to(dev)
             if cov.shape != (K, d, d):
                 raise ValueError(f"covariances must have shape ({K}, {d}, {d}), got {tuple(cov.shape)}")
             check_finite("covariances", cov)
@@ -123,7 +124,7 @@ class GaussianMixture(Distribution):
             self.evals, self.evecs = evals.clamp_min(0), evecs
             self._isotropic = False
         else:
-            s = torch.as_tensor(stds, dtype=torch.float64)
+            s = torch.as_tensor(stds, dtype=torch.float64).to(dev)
             check_finite("stds", s)
             if bool((s < 0).any()):
                 raise ValueError("stds must be >= 0")
@@ -164,14 +165,17 @@ class GaussianMixture(Distribution):
         s2 = float(process.marginal_std(tt)[0]) ** 2
         b = process.mean_offset(tt, self.means[:1]).reshape(-1) if self.dim else 0
         means = a * self.means + b
-        cov = a**2 * self.covariances() + s2 * torch.eye(self.dim, dtype=torch.float64)
+        cov = a**2 * self.covariances() + s2 * torch.eye(self.dim, dtype=torch.float64, device=self.means.device)
         return GaussianMixture(means, weights=self.weights, covariances=cov)
 
     # ------------------------------------------------------------ sampling
     def sample(self, n, *, generator=None, dtype=None, device=None):
         n = _check_n(n)
-        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        z = torch.randn((n, self.dim), generator=generator, dtype=torch.float64)
+        # drawn on the generator's device, then gathered where the mixture lives (a KDE may sit on an accelerator)
+        gdev = generator.device if generator is not None else self.means.device
+        k = torch.multinomial(self.weights.to(gdev), n, replacement=True, generator=generator)
+        z = torch.randn((n, self.dim), generator=generator, dtype=torch.float64, device=gdev)
+        k, z = k.to(self.means.device), z.to(self.means.device)
         z = z * self.evals[k].sqrt()
         if self.evecs is not None:
             z = torch.einsum("nde,ne->nd", self.evecs[k], z)
@@ -276,7 +280,8 @@ class Empirical(GaussianMixture):
 
     def sample(self, n, *, generator=None, dtype=None, device=None):
         n = _check_n(n)
-        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        gdev = generator.device if generator is not None else self.means.device
+        k = torch.multinomial(self.weights.to(gdev), n, replacement=True, generator=generator).to(self.means.device)
         return self.means[k].to(dtype=_dtype(dtype), device=device)
 
 

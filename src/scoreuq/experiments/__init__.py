@@ -66,4 +66,4 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-from . import forward, thesis_misc  # noqa: E402,F401  (register the experiments of 003 ch. 4-5 and App. C)
+from . import forward, siem_tracking, thesis_misc  # noqa: E402,F401  (register the experiments)

@@ -45,12 +45,17 @@ class RunData:
         return int(self.train[0].numel())
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
+def resolve_device(name) -> torch.device:
+    """The run's device from ``"cpu"``, ``"cuda"`` (``"cuda:N"``), ``"auto"`` (CUDA when torch sees it) or a ``torch.device``."""
+    if isinstance(name, str) and name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device must be cpu, cuda or auto, got {name!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was asked for but torch sees no CUDA device; use device: cpu or auto")
-    return torch.device(name)
+    return dev
 
 
 def _construct(section, cls, params, defaults=None, skip=()):

@@ -47,9 +47,13 @@ class Run:
         return self.config.model.is_score
 
 
-def prepare(cfg: RunConfig) -> Run:
-    """Validate ``cfg`` fully and build its objects without training (this is ``--dry-run``)."""
-    device = resolve_device(cfg.device)
+def prepare(cfg: RunConfig, *, device=None) -> Run:
+    """Validate ``cfg`` fully and build its objects without training (this is ``--dry-run``).
+
+    ``device`` (``"cpu"``, ``"cuda"``, ``"auto"`` or a ``torch.device``) overrides ``cfg.device``
+    (e.g. the CLI's ``--device``); the data stay on the CPU in ``run.data`` and are moved to
+    ``run.device`` where they meet the model."""
+    device = resolve_device(cfg.device if device is None else device)
     process = build_process(cfg)
     rd = build_data(cfg)
     model = build_model(cfg, process, rd)
@@ -96,23 +100,30 @@ def _make_trainer(run: Run, run_dir, progress: bool):
 
 
 def score_fn_of(model):
-    """``(x, t) -> s`` evaluating ``model`` in eval mode, in the model's dtype."""
+    """``(x, t) -> s`` evaluating ``model`` in eval mode, in the model's dtype. ``x`` must be on the
+    model's device (a ValueError names both devices otherwise); ``t`` is moved there."""
+    from .._device import check_module_device
+
     model.eval()
-    dtype = next(model.parameters()).dtype
+    p = next(model.parameters())
+    dtype, device = p.dtype, p.device
 
     def fn(x, t):
-        return model(x.to(dtype), t.to(dtype)).to(x.dtype)
+        if x.device != device:
+            check_module_device(model, x.device, "the input x")
+        return model(x.to(dtype), t.to(dtype=dtype, device=x.device)).to(x.dtype)
 
     return fn
 
 
-def train(cfg: RunConfig, *, root="runs", run_dir=None, progress: bool = False, figures: bool = True) -> Path:
+def train(cfg: RunConfig, *, root="runs", run_dir=None, progress: bool = False, figures: bool = True, device=None) -> Path:
     """Train the run of ``cfg``; resumes if ``run_dir`` already holds a checkpoint.
 
     Writes the resolved config before training and the history and figures after.
+    ``device`` overrides ``cfg.device`` for this call (the config file keeps its own).
     Returns the run directory.
     """
-    run = prepare(cfg)  # every check before the directory exists
+    run = prepare(cfg, device=device)  # every check before the directory exists
     if run_dir is None:
         run_dir = new_run_dir(root, cfg.name)
     run_dir = Path(run_dir)
@@ -147,16 +158,20 @@ def _figures(run: Run) -> None:
                            image_shape=run.data.image_shape, title=f"generated ({run.config.sample.sampler if run.is_score else run.config.model.kind})")
     if run.is_score and run.data.dim == 2:
         t = max(run.config.sample.t_min, 0.01 * run.process.T)
-        figures.score_field(score_fn_of(run.model), t, d / "score_field.png", points=run.data.train[:500])
+        figures.score_field(score_fn_of(run.model), t, d / "score_field.png", points=run.data.train[:500], device=run.device)
 
 
-def load_run(run_dir, *, use_ema: bool = True) -> Run:
-    """Rebuild a trained run from its directory (config.yaml and checkpoints/last.pt, checksum-verified)."""
+def load_run(run_dir, *, use_ema: bool = True, device=None) -> Run:
+    """Rebuild a trained run from its directory (config.yaml and checkpoints/last.pt, checksum-verified).
+
+    ``device`` overrides the config's device (``"cpu"``, ``"cuda"``, ``"auto"`` or a ``torch.device``):
+    a run trained on a GPU loads on a CPU-only machine with ``device="cpu"`` (the checkpoint is read
+    with ``map_location="cpu"``; the trainer's generator is re-seeded when it was saved on another device)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
     cfg = load_config(run_dir / "config.yaml")
-    run = prepare(cfg)
+    run = prepare(cfg, device=device)
     trainer = _make_trainer(run, run_dir, progress=False)
     if trainer.checkpoint_path is None or not trainer.checkpoint_path.exists():
         raise ConfigError(f"{run_dir} has no checkpoint yet; train it first")
@@ -365,7 +380,7 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     rd = run.data
     kde_h = None
     if rd.image_shape is not None:
-        kde, kde_h = bounds.kde_reference(rd.full, kde_rule, generator=torch.Generator().manual_seed(run.config.seed))
+        kde, kde_h = bounds.kde_reference(rd.full.to(run.device), kde_rule, generator=torch.Generator().manual_seed(run.config.seed))
         shape = rd.image_shape
 
         class _Pi:  # the KDE on flattened pixels, sampled back as images
@@ -375,14 +390,15 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
         pi, pi_name = _Pi(), f"Gaussian KDE of the full {run.config.data.name} set ({rd.full.shape[0]} images, {kde_rule} bandwidth h={kde_h:.4g})"
     else:
         pi, pi_name = rd.truth, f"the exact law ({type(rd.truth).__name__})"
+    dev = run.device
     if generated is not None:
-        gen = _checked_samples(run, generated, "generated").double()
+        gen = _checked_samples(run, generated, "generated").double().to(dev)
         n_gen = gen.shape[0]
     else:
         n_gen = n_generated or n_sub
-        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32).double()
+        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32).double().to(dev)
     fn = score_fn_of(run.model.eval())  # float32 network derivatives; distances in float64
-    train = rd.train.float()
+    train = rd.train.float().to(dev)
     out = {"run": str(run.dir) if run.dir else None, "pi": pi_name, "kde_bandwidth": kde_h, "kde_rule": kde_rule if kde_h else None,
            "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps}}
     md = [f"# WUP bound of {run.dir.name if run.dir else 'run'}", "", f"π: {pi_name}; p_ref: the prior of {type(run.process).__name__}; "

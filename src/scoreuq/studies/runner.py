@@ -31,7 +31,7 @@ from .._io import atomic_write_json, atomic_write_text
 from ..runs.config import ConfigError
 from .config import StudyConfig, check_executor, identity_of
 
-__all__ = ["run_study", "run_one", "compute_one", "check_study", "StudyResult", "StudyError", "load_records", "environment"]
+__all__ = ["run_study", "run_one", "compute_one", "check_study", "worker_device", "StudyResult", "StudyError", "load_records", "environment"]
 
 
 class StudyError(RuntimeError):
@@ -222,9 +222,10 @@ def run_one(task: dict) -> dict:
         run_dir = Path(task["run_dir"])
         secs = {}
         t0 = time.perf_counter()
-        runs.train(cfg, run_dir=run_dir, figures=False)
+        device = worker_device(cfg.device)
+        runs.train(cfg, run_dir=run_dir, figures=False, device=device)
         secs["train"] = time.perf_counter() - t0
-        run = runs.load_run(run_dir)
+        run = runs.load_run(run_dir, device=device)
         loss = run.trainer.history.loss  # never empty: epochs >= 1, and a resumed run restores it
         figures.loss_curve(loss, run_dir / "loss.png", title=f"{cfg.model.kind} · {cfg.train.objective} loss")
         ev = task.get("evaluate") or {}
@@ -260,6 +261,44 @@ def run_one(task: dict) -> dict:
         torch.set_num_threads(old_threads)
 
 
+# ---------------------------------------------------------------------------- devices of workers
+def _worker_index():
+    """This worker's index: set by the process pool's initializer, or a Dask worker's name; else None."""
+    env = os.environ.get("SCOREUQ_WORKER_INDEX")
+    if env is not None:
+        return int(env)
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return None
+    return int(name) if str(name).isdigit() else None
+
+
+def worker_device(name: str, *, count=None):
+    """The device a run takes in this worker: with several GPUs visible and a config asking for
+    ``cuda`` or ``auto``, worker ``i`` of a process pool or a local Dask cluster takes GPU ``i mod
+    count`` (so a study on a machine with several GPUs gives each worker its own); otherwise
+    ``None`` (the config's own device). ``count`` overrides ``torch.cuda.device_count()`` (tests)."""
+    if name not in ("cuda", "auto"):
+        return None
+    if count is None:
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    idx = _worker_index()
+    if count <= 1 or idx is None:
+        return None
+    return f"cuda:{idx % count}"
+
+
+def _init_pool_worker(counter):
+    with counter.get_lock():
+        os.environ["SCOREUQ_WORKER_INDEX"] = str(counter.value)
+        counter.value += 1
+
+
 # ---------------------------------------------------------------------------- executors
 def _local(tasks, workers, scheduler, on_done):
     for t in tasks:
@@ -270,7 +309,9 @@ def _pool(tasks, workers, scheduler, on_done):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+    ctx = multiprocessing.get_context("spawn")
+    counter = ctx.Value("i", 0)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(counter,)) as ex:
         futs = {ex.submit(run_one, t): t for t in tasks}
         pending = set(futs)
         while pending:
