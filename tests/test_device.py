@@ -179,3 +179,32 @@ def test_digits_pipeline_on_the_fake_accelerator(fake, tmp_path):
     assert x.shape[1:] == run.data.train.shape[1:]
     b = su.runs.bound(run, estimators="both", **BOUND_KW)
     assert b["faithful"]["bound"] > 0 and b["seminar"]["bound"] > 0
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["train", "{gmm}", "--device", "cuda"], "cuda"),
+    (["train", "{gmm}", "--device", "tpu"], "device"),
+    (["study", "sample-size", "--device", "cuda"], "cuda"),
+    (["study", "sample-size", "--device", "tpu"], "device"),
+])
+def test_cli_device_without_cuda_or_unknown_exits_2_and_writes_nothing(tmp_path, capsys, argv, field):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from scoreuq.cli import main
+    from scoreuq.studies.config import configs_dir
+
+    out = tmp_path / "out"
+    argv = [a.replace("{gmm}", str(configs_dir() / "gmm.yaml")) for a in argv] + ["--out", str(out)]
+    assert main(argv) == 2
+    assert field in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_config_device_tpu_is_refused(tmp_path):
+    from scoreuq.runs.config import ConfigError, load_config
+    from scoreuq.studies.config import configs_dir
+
+    bad = tmp_path / "c.yaml"
+    bad.write_text((configs_dir() / "gmm.yaml").read_text().replace("seed: 0", "seed: 0\ndevice: tpu"))
+    with pytest.raises(ConfigError, match="device"):
+        load_config(bad)
