@@ -158,3 +158,41 @@ def test_bad_scheme_and_labels():
         imbalance(LABELS, 0.5, scheme="linear")
     with pytest.raises(ValueError, match="labels"):
         imbalance(torch.rand(10), 0.5)
+
+
+def test_seminar_scale_mnist_config_runs_tiny_on_cpu(mnist_dir, tmp_path, capsys):
+    """`scoreuq study imbalance --mnist-dir DIR` uses the seminar's ScoreNet (32-64-128-256, embedding 256) on
+    28x28 MNIST; a tiny version of the same run config trains and samples on the CPU."""
+    from scoreuq import runs, studies
+    from scoreuq.cli import SEMINAR_MNIST, main
+
+    assert main(["study", "imbalance", "--mnist-dir", str(mnist_dir), "--dry-run", "--out", str(tmp_path / "s")]) == 0
+    assert "nothing written" in capsys.readouterr().out and not (tmp_path / "s").exists()
+    study = studies.load_study("imbalance", overrides={"data.name": "mnist_idx", "data.params.folder": str(mnist_dir),
+                                                       "data.params.split": "auto", **SEMINAR_MNIST})
+    cfg = study.runs()[0].config
+    assert cfg.model.params["channels"] == [32, 64, 128, 256] and cfg.model.params["embed_dim"] == 256
+    tiny = cfg.replace(**{"data.n_train": 64, "data.n_test": 32, "train.epochs": 1, "train.batch_size": 32, "sample.steps": 3,
+                          "sample.n": 4, "train.checkpoint_every": 1})
+    run_dir = runs.train(tiny, run_dir=tmp_path / "run", figures=False)
+    run = runs.load_run(run_dir)
+    assert tuple(run.data.train.shape[1:]) == (1, 28, 28)
+    x = runs.sample(run, n=4, steps=3)
+    assert x.shape == (4, 1, 28, 28) and bool(torch.isfinite(x).all())
+
+
+def test_mnist_idx_split_auto_uses_the_training_files_when_present(mnist_dir, tmp_path):
+    import shutil
+
+    from scoreuq.data import load_mnist_idx
+
+    assert len(load_mnist_idx(mnist_dir, "auto")) == 10_000  # only the test files beside this checkout
+    fake = tmp_path / "mnist"
+    fake.mkdir()
+    for stem in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(mnist_dir / stem, fake / stem)
+        shutil.copy(mnist_dir / stem, fake / stem.replace("t10k", "train"))  # stand-in training files
+    ds = load_mnist_idx(fake, "auto", verify=False)
+    assert len(ds) == 20_000 and ds.name == "mnist-all"
+    with pytest.raises(ValueError, match="split"):
+        load_mnist_idx(mnist_dir, "validation")

@@ -63,3 +63,19 @@ class _Wrap(torch.nn.Module):
 
     def forward(self, x, t):
         return self.fn(x, t)
+
+
+def test_scorenet_four_levels_seminar_width():
+    import torch
+
+    from scoreuq.nets import ScoreNet
+    from scoreuq.processes import OrnsteinUhlenbeck
+
+    ou = OrnsteinUhlenbeck()
+    net = ScoreNet(ou, (1, 28, 28), (32, 64, 128, 256), 256)  # 28 -> 14 -> 7 -> 4 and back with an output padding
+    x = torch.randn(2, 1, 28, 28)
+    assert net(x, torch.rand(2)).shape == x.shape
+    three = ScoreNet(ou, (1, 8, 8), (16, 32, 64), 64)
+    assert not any(k.startswith(("enc3", "up2", "dec2")) for k in three.state_dict())  # old checkpoints still load
+    with pytest.raises(ValueError, match="channels"):
+        ScoreNet(ou, (1, 28, 28), (32, 64), 64)

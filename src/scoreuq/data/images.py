@@ -178,17 +178,26 @@ def load_mnist_idx(folder, split: str = "test", *, verify: bool = True) -> Image
     ----------
     folder : path
         Holds ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``.
-    split : {"train", "test"}
+    split : {"train", "test", "all", "auto"}
+        ``all`` is the 60,000 training images followed by the 10,000 test images; ``auto`` is
+        ``all`` when the folder holds the training files, else the test set (the seminar's set-up
+        trains on the 60k files when it has them).
     verify : bool
         Check the official MD5 (all gzip files and the raw test files; raw training
         files have no published checksum and are checked structurally only).
         Any mismatch, truncation or bad header raises ``ValueError``.
     """
-    if split not in _PREFIX:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in (*_PREFIX, "all", "auto"):
+        raise ValueError(f"split must be 'train', 'test', 'all' or 'auto', got {split!r}")
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"MNIST folder {folder} does not exist")
+    if split == "auto":
+        has_train = any((folder / f"train-images-idx3-ubyte{z}").is_file() for z in (".gz", ""))
+        split = "all" if has_train else "test"
+    if split == "all":
+        tr, te = load_mnist_idx(folder, "train", verify=verify), load_mnist_idx(folder, "test", verify=verify)
+        return ImageDataset(torch.cat([tr.images, te.images]), torch.cat([tr.labels, te.labels]), "mnist-all")
     p = _PREFIX[split]
     img_path = _find(folder, f"{p}-images-idx3-ubyte")
     lab_path = _find(folder, f"{p}-labels-idx1-ubyte")

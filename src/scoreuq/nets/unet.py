@@ -22,9 +22,12 @@ class _Block(nn.Module):
 
     ``up=True`` uses a transposed convolution that doubles height and width."""
 
-    def __init__(self, c_in, c_out, emb_dim, stride=1, up=False):
+    def __init__(self, c_in, c_out, emb_dim, stride=1, up=False, output_padding=None):
         super().__init__()
-        if up:
+        if up and output_padding is not None:
+            # to an odd size (7 from 4): kernel 3 gives 2n - 1 + output_padding
+            self.conv = nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=output_padding, bias=False)
+        elif up:
             self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
         else:
             self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
@@ -41,11 +44,14 @@ class ScoreNet(nn.Module):
     r"""Time-dependent score U-Net (seminar (000) §3.1).
 
     Gaussian Fourier time embedding; a Dense projection of it added in every block;
-    encoder (full, /2, /4 resolution) – bottleneck – decoder with skip connections;
-    the output is divided by the marginal standard deviation :math:`s(t)` of ``process``
-    (the score of the perturbation kernel scales as :math:`1/s(t)`).
+    an encoder of ``len(channels)`` levels (full resolution, then /2 at each further level) – a
+    bottleneck – a decoder with skip connections; the output is divided by the marginal standard
+    deviation :math:`s(t)` of ``process`` (the score of the perturbation kernel scales as :math:`1/s(t)`).
 
-    Sized for 8×8 digits and 28×28 MNIST: the height and width must be divisible by 4.
+    Three levels (``channels=(32, 64, 128)``, the default) fit 8×8 digits and 28×28 MNIST; four
+    levels (``(32, 64, 128, 256)`` with ``embed_dim=256``, the width of the seminar and of Song's
+    tutorial network) take 28×28 down to 4×4, the decoder matching the odd 7×7 level with an
+    output padding. Every level's input size must be at least 2.
     """
 
     def __init__(self, process, image_shape=(1, 28, 28), channels=(32, 64, 128), embed_dim: int = 128):
@@ -53,23 +59,42 @@ class ScoreNet(nn.Module):
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
         c, h, w = (int(v) for v in image_shape)
-        if h % 4 or w % 4:
-            raise ValueError(f"image height and width must be divisible by 4, got {h}x{w}")
-        if len(channels) != 3 or any(int(ch) < 1 for ch in channels):
-            raise ValueError(f"channels must be three positive integers, got {channels!r}")
-        c0, c1, c2 = (int(v) for v in channels)
+        if len(channels) not in (3, 4) or any(int(ch) < 1 for ch in channels):
+            raise ValueError(f"channels must be three or four positive integers, got {channels!r}")
+        ch = [int(v) for v in channels]
+        sizes = [(h, w)]
+        for _ in range(len(ch) - 1):
+            ph, pw = sizes[-1]
+            if ph < 2 or pw < 2:
+                raise ValueError(f"image {h}x{w} is too small for {len(ch)} levels")
+            sizes.append(((ph + 1) // 2, (pw + 1) // 2))
+        if len(ch) == 3 and (h % 4 or w % 4):
+            raise ValueError(f"image height and width must be divisible by 4 for three levels, got {h}x{w}")
         self.process = process
         self.image_shape = (c, h, w)
+        self.levels = len(ch)
         self.embed = nn.Sequential(GaussianFourierFeatures(embed_dim, scale=16.0), nn.Linear(embed_dim, embed_dim), nn.SiLU())
-        self.enc0 = _Block(c, c0, embed_dim)
-        self.enc1 = _Block(c0, c1, embed_dim, stride=2)
-        self.enc2 = _Block(c1, c2, embed_dim, stride=2)
-        self.mid = _Block(c2, c2, embed_dim)
-        self.up1 = _Block(c2, c1, embed_dim, up=True)
-        self.dec1 = _Block(2 * c1, c1, embed_dim)
-        self.up0 = _Block(c1, c0, embed_dim, up=True)
-        self.dec0 = _Block(2 * c0, c0, embed_dim)
-        self.out = nn.Conv2d(c0, c, 1)
+        self.enc0 = _Block(c, ch[0], embed_dim)
+        self.enc1 = _Block(ch[0], ch[1], embed_dim, stride=2)
+        self.enc2 = _Block(ch[1], ch[2], embed_dim, stride=2)
+        if self.levels == 4:
+            self.enc3 = _Block(ch[2], ch[3], embed_dim, stride=2)
+        self.mid = _Block(ch[-1], ch[-1], embed_dim)
+
+        def pad(i):  # up from level i to level i - 1
+            (th, tw), (ih, iw) = sizes[i - 1], sizes[i]
+            if (th, tw) == (2 * ih, 2 * iw):
+                return None
+            return (th - (2 * ih - 1), tw - (2 * iw - 1))
+
+        if self.levels == 4:
+            self.up2 = _Block(ch[3], ch[2], embed_dim, up=True, output_padding=pad(3))
+            self.dec2 = _Block(2 * ch[2], ch[2], embed_dim)
+        self.up1 = _Block(ch[2], ch[1], embed_dim, up=True, output_padding=pad(2))
+        self.dec1 = _Block(2 * ch[1], ch[1], embed_dim)
+        self.up0 = _Block(ch[1], ch[0], embed_dim, up=True, output_padding=pad(1))
+        self.dec0 = _Block(2 * ch[0], ch[0], embed_dim)
+        self.out = nn.Conv2d(ch[0], c, 1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[1:]) != self.image_shape:
@@ -77,8 +102,13 @@ class ScoreNet(nn.Module):
         emb = self.embed(t.to(x.dtype))
         h0 = self.enc0(x, emb)
         h1 = self.enc1(h0, emb)
-        h2 = self.mid(self.enc2(h1, emb), emb)
-        u1 = self.dec1(torch.cat([self.up1(h2, emb), h1], 1), emb)
+        h2 = self.enc2(h1, emb)
+        if self.levels == 4:
+            h3 = self.mid(self.enc3(h2, emb), emb)
+            u2 = self.dec2(torch.cat([self.up2(h3, emb), h2], 1), emb)
+        else:
+            u2 = self.mid(h2, emb)
+        u1 = self.dec1(torch.cat([self.up1(u2, emb), h1], 1), emb)
         u0 = self.dec0(torch.cat([self.up0(u1, emb), h0], 1), emb)
         std = self.process.marginal_std(t.to(x.dtype))
         return self.out(u0) / append_dims(std, x.ndim)
