@@ -66,3 +66,27 @@ def test_out_pointing_at_a_file_exits_2(tmp_path, capsys):
 def test_cli_entry_point_subprocess(tmp_path):
     r = subprocess.run([sys.executable, "-m", "scoreuq", "demo", "--n", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "--n must be an integer >= 1" in r.stderr
+
+
+def test_help_and_version_import_no_torch():
+    """`scoreuq --help` stays fast (~0.15 s here) because the parser is built before torch loads."""
+    code = ("import sys, contextlib, io\n"
+            "from scoreuq.cli import main\n"
+            "for argv in (['--help'], ['study', '--help'], ['--version']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try:\n"
+            "            main(argv)\n"
+            "        except SystemExit as exc:\n"
+            "            assert exc.code == 0, exc.code\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+    ver = subprocess.run([sys.executable, "-m", "scoreuq", "--version"], capture_output=True, text=True, check=True).stdout
+    assert ver.strip() == f"scoreuq {su.__version__}" and su.__version__ != "0+unknown"
+
+
+def test_lazy_package_attributes():
+    assert su.OrnsteinUhlenbeck is su.processes.OrnsteinUhlenbeck
+    assert "studies" in dir(su)
+    with pytest.raises(AttributeError):
+        su.not_a_module

@@ -5,21 +5,32 @@
     gm = su.data.GaussianMixture([[-4.0, 0.0], [4.0, 0.0]], 0.5, weights=[0.1, 0.9])
     x = su.sampling.euler_maruyama(gm.score_fn(ou), ou, (1000, 2), steps=500)
 
-Importing scoreuq loads torch and numpy only: no matplotlib, Dask, POT or scipy.stats.
+The subpackages load on first use (PEP 562), so ``import scoreuq`` and ``scoreuq --help`` cost
+almost nothing; a subpackage loads torch and numpy only (no matplotlib, Dask, POT or scipy.stats),
+except ``scoreuq.experiments``, which loads scipy.stats.
 """
-from . import bounds, data, likelihood, losses, metrics, nets, processes, runs, sampling, studies, training
-from .processes import VESDE, VPSDE, ForwardProcess, OrnsteinUhlenbeck
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+
+from ._version import __version__
+
+_SUBMODULES = ("bounds", "data", "experiments", "likelihood", "losses", "metrics", "nets", "processes", "runs", "sampling",
+               "studies", "training", "advise")
+_FROM_PROCESSES = ("ForwardProcess", "OrnsteinUhlenbeck", "VPSDE", "VESDE")
 
 
 def __getattr__(name):
-    # scoreuq.experiments (the compute-only experiments) loads scipy.stats: imported on first use
-    if name == "experiments":
-        import importlib
-
-        return importlib.import_module(".experiments", __name__)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _FROM_PROCESSES:
+        return getattr(importlib.import_module(".processes", __name__), name)
     raise AttributeError(f"module 'scoreuq' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_FROM_PROCESSES))
+
 
 __all__ = [
     "bounds",
@@ -34,6 +45,7 @@ __all__ = [
     "sampling",
     "runs",
     "studies",
+    "advise",
     "ForwardProcess",
     "OrnsteinUhlenbeck",
     "VPSDE",

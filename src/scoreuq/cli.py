@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .studies import StudyError  # scoreuq itself imports studies: no extra import cost
+from ._version import __version__
 
 __all__ = ["main"]
 
@@ -272,6 +272,7 @@ def _cmd_report(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scoreuq", description="Uncertainty quantification for score-based generative models.")
+    p.add_argument("--version", action="version", version=f"scoreuq {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="sample a 2-D Gaussian mixture with its exact score and measure W1 to the truth")
     d.add_argument("--n", type=_positive_int("--n"), default=2000, help="samples per sampler (default 2000)")
@@ -358,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # argparse exits with code 2 on bad options
+    args = parser.parse_args(argv)  # argparse exits with code 2 on bad options; nothing heavy is imported before this
+    from .studies import StudyError
+
     try:
         return args.func(args)
     except (UsageError, ValueError) as exc:
