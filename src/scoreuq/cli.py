@@ -171,7 +171,7 @@ def _cmd_bound(args) -> int:
 
 
 def _parse_set(items) -> dict:
-    import yaml
+    from . import _yaml
 
     out = {}
     for it in items or ():
@@ -179,9 +179,9 @@ def _parse_set(items) -> dict:
         if not sep or not key:
             raise UsageError(f"--set takes KEY=VALUE (a dotted run-config key), got {it!r}")
         try:
-            out[key.strip()] = yaml.safe_load(val)
-        except yaml.YAMLError as exc:
-            raise UsageError(f"--set {key}: the value is not valid YAML: {exc}") from None
+            out[key.strip()] = _yaml.load(val, f"--set {key.strip()}")
+        except _yaml.YAMLError as exc:
+            raise UsageError(str(exc)) from None
     from .runs.config import _numbers
 
     return _numbers(out)

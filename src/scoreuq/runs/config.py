@@ -237,17 +237,23 @@ class RunConfig:
 
 
 def load_config(path) -> RunConfig:
-    """Read a run config from YAML (``yaml.safe_load``) and validate it."""
-    import yaml
+    """Read a run config from YAML (``yaml.safe_load`` made strict: no aliases, no duplicate keys,
+    see :mod:`scoreuq._yaml`) and validate it. An empty or comment-only file is an error, not a
+    default run."""
+    from .. import _yaml
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    return RunConfig.from_dict(_numbers(raw or {}))
+        raw = _yaml.load(path.read_text(), str(path))
+    except (_yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(exc)) from None
+    if raw is None:
+        raise ConfigError(f"{path} is empty: a run config needs at least its data section (see configs/gmm.yaml)")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (data, process, model, train, sample), got {type(raw).__name__}")
+    return RunConfig.from_dict(_numbers(raw))
 
 
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")

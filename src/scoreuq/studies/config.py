@@ -1,6 +1,6 @@
 """Study configuration: a base run config, the factors to sweep, the seeds, and what to measure.
 
-A study is one YAML file (read with ``yaml.safe_load``), validated whole before any run starts::
+A study is one YAML file (read with ``yaml.safe_load`` made strict: :mod:`scoreuq._yaml`), validated whole before any run starts::
 
     name: imbalance
     description: Class imbalance moves every term of the WUP bound (000 §4, Table 1).
@@ -348,13 +348,15 @@ def find_study(name_or_path) -> Path:
 
 
 def _read(path: Path) -> dict:
-    import yaml
+    from .. import _yaml
 
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    raw = _numbers(raw or {})
+        raw = _yaml.load(path.read_text(), str(path))
+    except (_yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(exc)) from None
+    if raw is None:
+        raise ConfigError(f"{path} is empty: a study needs base (or compute), factors and seeds")
+    raw = _numbers(raw)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping")
     return raw
