@@ -13,14 +13,25 @@ device (a CUDA generator's 16-byte Philox state read by a CPU generator, or the 
 loaded with the generator re-seeded from ``(seed, epoch)`` instead, so a GPU-trained run
 loads, samples and resumes on a CPU-only machine. Same device, seed and thread count →
 bit-identical; across devices → the same statistics, not the same bits.
+
+The GPU fast path (:class:`TrainConfig` ``amp``, ``tf32``, ``channels_last``, ``compile``,
+``log_every``) is off by default, and with it off training is bit-identical to earlier
+versions. ``log_every`` > 1 removes every host synchronisation from the training step: the
+per-step losses stay on the device and reach the host (and the NaN guard) every ``log_every``
+steps, before every checkpoint and evaluation, and at the end of :meth:`Trainer.fit`; the
+arithmetic is unchanged, so the weights and the loss history are the same bits as with
+``log_every=1``. benchmarks/bench_gpu.py measures the fast path against a bare fp32 loop.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import io
 import itertools
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,6 +55,9 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, corrupted or not one of ours."""
 
 
+AMP_MODES = ("none", "bf16")
+
+
 def _pos_int(name, v, minimum=1):
     if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
@@ -58,6 +72,36 @@ class TrainConfig:
     ``none``, ``sigma2``, ``likelihood``. ``checkpoint_every`` and ``eval_every`` count
     epochs (0 = never evaluate). Early stopping: ``patience`` evaluations without
     improvement of the metric ``early_stopping_metric`` (lower is better) stop the run.
+
+    The fast path (all off by default; :class:`Trainer` only, except ``tf32`` and ``log_every``
+    which :class:`PushforwardTrainer` accepts too):
+
+    * ``amp``: ``"none"`` or ``"bf16"``: the forward pass and the loss run under
+      ``torch.autocast(<data's device type>, dtype=torch.bfloat16)`` (CPU too); the weights,
+      the optimiser and the EMA stay in float32, and the backward pass runs outside autocast.
+      No loss scaling (bf16 has float32's exponent range). A device whose autocast does not
+      support bf16 is refused when the Trainer is built.
+    * ``tf32``: within :meth:`Trainer.fit`, ``torch.backends.cuda.matmul.allow_tf32`` and
+      ``torch.backends.cudnn.allow_tf32`` are set to True and restored afterwards (process-wide
+      flags: other threads see them during the fit). No effect on CPU.
+    * ``channels_last``: for image data (4-D), the model (and its EMA copy) are converted to
+      ``torch.channels_last`` at the start of :meth:`Trainer.fit` and stay so; each batch is
+      made channels_last. Same values up to floating-point reassociation; no-op for other data.
+    * ``compile``: the model's forward (with its backward, and the double backward of ``ism``
+      and ``sliced_sm``) goes through ``torch.compile(model, dynamic=False)``, compiled at the
+      start of :meth:`Trainer.fit` on one batch of the objective (random draws stay outside
+      the compiled graph, from the trainer's generator). If compilation fails (no compiler,
+      an unsupported device or op), a RuntimeWarning says why and training runs eagerly.
+    * ``log_every``: the per-step losses are kept on the device and moved to the host in one
+      transfer every ``log_every`` optimisation steps, and before every checkpoint, evaluation
+      and progress-bar update and at the end of the fit. The NaN guard checks them then: with
+      ``log_every=1`` (default) it stops *before* the step of a non-finite loss, as always;
+      with ``log_every`` > 1 up to ``log_every`` - 1 further steps may run on non-finite
+      weights before it stops, no checkpoint is ever written from them, and the trainer is
+      rolled back to its last good checkpoint (when this fit loaded or wrote one) before
+      :class:`TrainingDiverged` is raised. ``history.loss`` still gets one mean loss per epoch,
+      the same bits as with ``log_every=1``; during a fit it may lag the epoch counter until
+      the next transfer.
     """
 
     epochs: int = 100
@@ -76,6 +120,11 @@ class TrainConfig:
     n_probes: int = 1
     trace: str = "exact"
     progress: bool = False
+    amp: str = "none"
+    tf32: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    log_every: int = 1
 
     def __post_init__(self):
         _pos_int("epochs", self.epochs)
@@ -99,6 +148,12 @@ class TrainConfig:
             raise ValueError(f"trace must be 'exact' or 'hutchinson', got {self.trace!r}")
         if self.patience and not (self.early_stopping_metric and self.eval_every):
             raise ValueError("patience needs early_stopping_metric and eval_every > 0")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
+        for name in ("tf32", "channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _pos_int("log_every", self.log_every)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,6 +228,26 @@ class History:
     stopped_early: bool = False
 
 
+_UNCHECKED: dict = {}
+
+
+def _without_time_checks(process):
+    """A shallow copy of ``process`` whose ``marginal``/``perturb`` skip the validation of ``t``
+    (:func:`scoreuq._validation.as_time`: three ``bool(tensor)`` host syncs per call). The trainer's
+    times are drawn in ``[t_min, T]`` by construction and already have the data's dtype and device,
+    so the arithmetic is unchanged. (Stopgap: ``perturb`` has no ``check_time`` switch as ``sde`` has.)"""
+    cls = type(process)
+    sub = _UNCHECKED.get(cls)
+    if sub is None:
+        def _t(self, t, x, check=True):
+            return cls._t(self, t, x, False)
+
+        sub = _UNCHECKED[cls] = type(f"_Unchecked{cls.__name__}", (cls,), {"_t": _t, "__module__": __name__})
+    out = copy.copy(process)
+    out.__class__ = sub
+    return out
+
+
 class Trainer:
     """Train ``model`` on ``data`` with the objective of ``config``.
 
@@ -201,6 +276,11 @@ class Trainer:
             raise ValueError(f"the model does not fit data of shape {tuple(probe.shape[1:])}: {exc}") from None
         if out.shape != probe.shape:
             raise ValueError(f"the model does not fit data of shape {tuple(probe.shape[1:])}: it returns shape {tuple(out.shape[1:])}")
+        if config.amp == "bf16":
+            try:  # constructing the context checks that the device type's autocast knows bf16
+                torch.autocast(data.device.type, dtype=torch.bfloat16)
+            except (AssertionError, RuntimeError, ValueError) as exc:
+                raise ValueError(f"amp='bf16' is not supported on device {data.device}: {str(exc).splitlines()[0]}") from None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         self._init_state(model, process, data, config, run_dir, true_score, eval_fn)
 
@@ -216,6 +296,11 @@ class Trainer:
         self.history = History()
         self._best = math.inf
         self._bad_evals = 0
+        self._net, self._proc = model, process  # what the loss calls: the compiled model, a process without time checks
+        self._pending = []  # (loss on the device, batch size, epoch index) of steps not yet on the host
+        self._acc = {}  # epoch index -> [sum of loss * batch size, count] on the host
+        self._unlogged = []  # finished epochs not yet in history.loss
+        self._good_checkpoint = False  # this fit loaded or wrote the checkpoint (a state to roll back to)
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -245,7 +330,10 @@ class Trainer:
     def save(self) -> Path | None:
         if self.checkpoint_path is None:
             return None
-        return save_checkpoint(self.checkpoint_path, self.state())
+        self._sync()  # never write a checkpoint from weights that followed a non-finite loss
+        path = save_checkpoint(self.checkpoint_path, self.state())
+        self._good_checkpoint = True
+        return path
 
     def load(self, path=None) -> None:
         st = load_checkpoint(path or self.checkpoint_path)
@@ -259,6 +347,8 @@ class Trainer:
             self._best, self._bad_evals = float(st["best"]), int(st["bad_evals"])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not fit this model or trainer: {exc}") from None
+        self._ema_groups = None
+        self._pending, self._acc, self._unlogged = [], {}, []
 
     def _restore_rng(self, state, device_type) -> None:
         """The generator's state when it was saved on this device type; else (a checkpoint from
@@ -275,36 +365,94 @@ class Trainer:
         self.generator.manual_seed(int(self.config.seed) * 1_000_003 + 7919 * int(self.epoch) + 1)
 
     # ------------------------------------------------------------------ training
-    def _loss(self, batch):
+    def _loss(self, batch, generator=None, net=None):
         c = self.config
-        common = dict(t_min=c.t_min, weighting_kind=c.weighting, generator=self.generator)
+        net = self._net if net is None else net
+        common = dict(t_min=c.t_min, weighting_kind=c.weighting, generator=self.generator if generator is None else generator)
         if c.objective == "dsm":
-            return losses.dsm(self.model, batch, self.process, **common)
+            return losses.dsm(net, batch, self._proc, **common)
         if c.objective == "esm":
-            return losses.esm(self.model, batch, self.process, self.true_score, **common)
+            return losses.esm(net, batch, self._proc, self.true_score, **common)
         if c.objective == "ism":
-            return losses.ism(self.model, batch, self.process, trace=c.trace, n_probes=c.n_probes, **common)
-        return losses.sliced_sm(self.model, batch, self.process, n_probes=c.n_probes, **common)
+            return losses.ism(net, batch, self._proc, trace=c.trace, n_probes=c.n_probes, **common)
+        return losses.sliced_sm(net, batch, self._proc, n_probes=c.n_probes, **common)
+
+    def _autocast(self):
+        if self.config.amp == "bf16":
+            return torch.autocast(self.data.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _batch(self, idx) -> torch.Tensor:
+        """The training batch ``data[idx]``, gathered on the data's device (``idx`` lives there too)."""
+        batch = self.data[idx]
+        if self.config.channels_last and batch.ndim == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
 
     def train_epoch(self) -> float:
+        """One epoch; returns its mean loss (which moves the epoch's losses to the host)."""
+        self._run_epoch()
+        self._sync()
+        total, count = self._acc.pop(self.epoch)
+        return total / count
+
+    def _run_epoch(self) -> None:
+        """One epoch whose step losses are queued on the device (:attr:`_pending`), moved to the host
+        every ``log_every`` steps: no host synchronisation otherwise (with ``log_every`` > 1)."""
         c, n = self.config, self.data.shape[0]
         perm = torch.randperm(n, generator=self.generator, device=self.data.device)
-        total, count = 0.0, 0
         self.model.train()
         for i in range(0, n, c.batch_size):
-            batch = self.data[perm[i : i + c.batch_size]]
+            batch = self._batch(perm[i : i + c.batch_size])
             loss = self._step(batch)
             self._update_ema()
-            total += float(loss) * batch.shape[0]
-            count += batch.shape[0]
-        return total / count
+            self._pending.append((loss, batch.shape[0], self.epoch))
+            if len(self._pending) >= c.log_every:
+                self._sync()
+
+    def _sync(self) -> None:
+        """Move the queued step losses to the host (one transfer), check them (the NaN guard) and add
+        them to their epochs' sums, in step order: the same float arithmetic as a per-step ``float(loss)``."""
+        if not self._pending:
+            return
+        pend, self._pending = self._pending, []
+        if len(pend) == 1:
+            vals = [float(pend[0][0])]
+        else:
+            vals = torch.stack([p[0].float() for p in pend]).tolist()
+        for v, (_, bs, ep) in zip(vals, pend):
+            if not math.isfinite(v):
+                raise self._diverged(v, ep, rolled_back=self._roll_back())
+            acc = self._acc.setdefault(ep, [0.0, 0])
+            acc[0] += v * bs
+            acc[1] += bs
+
+    def _roll_back(self) -> int | None:
+        """After a non-finite loss found late (``log_every`` > 1): reload the last good checkpoint of this
+        fit, whose weights precede it; returns its epoch, or None when there is none."""
+        self._pending, self._acc, self._unlogged = [], {}, []
+        if self.config.log_every == 1 or not self._good_checkpoint or self.checkpoint_path is None:
+            return None
+        self.load()
+        return self.epoch
+
+    def _log(self, sync: bool) -> None:
+        """Append to ``history.loss`` the mean of every finished epoch whose losses are all on the host
+        (after moving the queued ones there if ``sync``)."""
+        if sync:
+            self._sync()
+        first_pending = self._pending[0][2] if self._pending else math.inf
+        while self._unlogged and self._unlogged[0] < first_pending:
+            total, count = self._acc.pop(self._unlogged.pop(0))
+            self.history.loss.append(total / count)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
         """``self.ema.update_parameters(self.model)``, the same arithmetic (torch's EMA: a copy at the
         first step, then one ``_foreach_lerp_`` per device and dtype over parameters and buffers), with
         the tensor lists built once per :meth:`fit`: AveragedModel rebuilds them every step, which
-        cost ~9% of a 3×256 MLP's DSM step on CPU (benchmarks/bench_training.py)."""
+        cost ~9% of a 3×256 MLP's DSM step on CPU (benchmarks/bench_training.py). Whether this is the
+        first update is read from the device once per fit, not at every step (a host sync on a GPU)."""
         if self._ema_groups is None:
             pairs = {}
             ema_t = itertools.chain(self.ema.module.parameters(), self.ema.module.buffers())
@@ -314,8 +462,9 @@ class Trainer:
                 grp[0].append(a.detach())
                 grp[1].append(m.detach())
             self._ema_groups = list(pairs.values())
+            self._ema_first = bool(self.ema.n_averaged == 0)
         decay = self.config.ema_decay
-        first = bool(self.ema.n_averaged == 0)
+        first = self._ema_first
         for ema_t, model_t in self._ema_groups:
             model_t = [m.to(a.device) for a, m in zip(ema_t, model_t)]
             if first:
@@ -326,17 +475,29 @@ class Trainer:
                 for a, m in zip(ema_t, model_t):
                     a.copy_(a * decay + m * (1 - decay))
         self.ema.n_averaged += 1
+        self._ema_first = False
 
-    def _diverged(self, loss) -> TrainingDiverged:
+    def _diverged(self, loss, epoch: int | None = None, rolled_back: int | None = None) -> TrainingDiverged:
+        value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
+        epoch = self.epoch if epoch is None else epoch
+        if rolled_back is not None:
+            kept = f"the trainer was rolled back to the last good checkpoint ({self.checkpoint_path}, epoch {rolled_back})"
+        elif self.config.log_every > 1:
+            kept = (f"the last good checkpoint ({self.checkpoint_path or 'none written'}) is kept; the weights in memory may hold"
+                    f" up to log_every={self.config.log_every} steps past the non-finite loss")
+        else:
+            kept = f"the last good checkpoint ({self.checkpoint_path or 'none written'}) is kept"
         return TrainingDiverged(
-            f"loss became {float(loss.detach())} at epoch {self.epoch + 1}; training stopped, the last good checkpoint"
-            f" ({self.checkpoint_path or 'none written'}) is kept. Lower lr (now {self.config.lr:g}) or set grad_clip."
+            f"loss became {value} at epoch {epoch + 1}; training stopped, {kept}."
+            f" Lower lr (now {self.config.lr:g}) or set grad_clip."
         )
 
     def _step(self, batch) -> torch.Tensor:
-        """One optimisation step on ``batch``; returns the detached loss."""
-        loss = self._loss(batch)
-        if not torch.isfinite(loss):
+        """One optimisation step on ``batch``; returns the detached loss. With ``log_every=1`` a
+        non-finite loss stops before the step (a host sync); otherwise :meth:`_sync` checks later."""
+        with self._autocast():
+            loss = self._loss(batch)
+        if self.config.log_every == 1 and not torch.isfinite(loss):
             raise self._diverged(loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -345,29 +506,87 @@ class Trainer:
         self.optimizer.step()
         return loss.detach()
 
+    @contextlib.contextmanager
+    def _fast_path(self):
+        """The fit-long settings of the fast path: TF32 flags (restored on exit), channels_last,
+        the compiled model, and (with ``log_every`` > 1) the process without per-step time checks."""
+        c = self.config
+        saved = None
+        if c.tf32:
+            saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        try:
+            if c.channels_last and self.data.ndim == 4:
+                self.model.to(memory_format=torch.channels_last)
+                self.ema.module.to(memory_format=torch.channels_last)
+            if c.log_every > 1 and self.process is not None:
+                self._proc = _without_time_checks(self.process)
+            if c.compile:
+                self._net = self._compiled_model()
+            yield
+        finally:
+            self._net, self._proc = self.model, self.process
+            if saved is not None:
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+    def _compiled_model(self):
+        """``torch.compile(model)``, compiled now by one forward and backward of the objective on a
+        training-sized batch (a throwaway generator; the model's buffers are restored), or the eager
+        model with a RuntimeWarning if compilation fails."""
+        c = self.config
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        try:
+            net = torch.compile(self.model, dynamic=False)
+            batch = self._batch(torch.arange(min(c.batch_size, self.data.shape[0]), device=self.data.device))
+            g = torch.Generator(device=self.data.device).manual_seed(0)
+            with self._autocast():
+                loss = self._loss(batch, generator=g, net=net)
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            torch.autograd.grad(loss, params, allow_unused=True)
+        except Exception as exc:  # noqa: BLE001 - any failure of the compiler means: train eagerly
+            msg = (str(exc).strip().splitlines() or [""])[0][:300]
+            warnings.warn(f"compile=True: torch.compile failed on {self.data.device} ({type(exc).__name__}: {msg});"
+                          " training continues in eager mode", RuntimeWarning, stacklevel=3)
+            return self.model
+        finally:
+            with torch.no_grad():
+                for b, v in zip(self.model.buffers(), buffers):
+                    b.copy_(v)
+        return net
+
     def fit(self, *, resume: bool = True) -> History:
         """Train until ``config.epochs`` (or early stopping); resumes from the last checkpoint if one exists."""
         c = self.config
+        self._good_checkpoint = False
+        self._pending, self._acc, self._unlogged = [], {}, []
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load()
+            self._good_checkpoint = True
         self._ema_groups = None  # the model may have been moved or reloaded since the last fit
         from tqdm.auto import tqdm
 
         bar = tqdm(total=c.epochs, initial=self.epoch, disable=not c.progress, desc="train", unit="epoch")
         try:
-            while self.epoch < c.epochs:
-                loss = self.train_epoch()
-                self.epoch += 1
-                self.history.loss.append(loss)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4g}")
-                if c.eval_every and self.eval_fn is not None and self.epoch % c.eval_every == 0:
-                    if self._evaluate():
-                        self.history.stopped_early = True
+            with self._fast_path():
+                while self.epoch < c.epochs:
+                    self._run_epoch()
+                    self.epoch += 1
+                    self._unlogged.append(self.epoch - 1)
+                    bar.update(1)
+                    evaluate = bool(c.eval_every and self.eval_fn is not None and self.epoch % c.eval_every == 0)
+                    save = self.epoch % c.checkpoint_every == 0 or self.epoch == c.epochs
+                    self._log(sync=evaluate or save or c.progress)
+                    if c.progress and self.history.loss:
+                        bar.set_postfix(loss=f"{self.history.loss[-1]:.4g}")
+                    if evaluate:
+                        if self._evaluate():
+                            self.history.stopped_early = True
+                            self.save()
+                            break
+                    if save:
                         self.save()
-                        break
-                if self.epoch % c.checkpoint_every == 0 or self.epoch == c.epochs:
-                    self.save()
+                self._log(sync=True)
         finally:
             bar.close()
         return self.history
@@ -401,6 +620,9 @@ class PushforwardTrainer(Trainer):
 
     def __init__(self, model, data: torch.Tensor, config: TrainConfig, *, run_dir=None, eval_fn: Callable | None = None):
         _check_data(data, "data must be a tensor of shape (N, d) with N >= 1; flatten images first", data_ndim=2)
+        for name, off in (("amp", "none"), ("channels_last", False), ("compile", False)):
+            if getattr(config, name) != off:
+                raise ValueError(f"{name}={getattr(config, name)!r} is not supported by PushforwardTrainer (the score-model Trainer only)")
         check_module_device(model, data.device, "the training data")
         if data.shape[1] != model.dim:
             raise ValueError(f"the model does not fit data of shape {tuple(data.shape[1:])}: it generates vectors of dimension {model.dim}")

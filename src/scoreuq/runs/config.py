@@ -217,12 +217,18 @@ class RunConfig:
         return cls(**kw)
 
     def to_dict(self) -> dict:
+        """The config as a mapping. Train options added after the first studies (the GPU fast path)
+        are left out while at their defaults, so configs, records and study folders written before
+        them keep their identity (and resume)."""
         d = asdict(self)
+        for k, default in _LATE_TRAIN_DEFAULTS.items():
+            if d["train"].get(k) == default:
+                d["train"].pop(k, None)
         return d
 
     def replace(self, **dotted) -> "RunConfig":
         """A copy with fields changed by dotted names: ``cfg.replace(**{"train.lr": 1e-4})``."""
-        d = self.to_dict()
+        d = asdict(self)
         for key, v in dotted.items():
             parts = key.split(".")
             tgt = d
@@ -234,6 +240,10 @@ class RunConfig:
                 raise ConfigError(f"unknown key {key}")
             tgt[parts[-1]] = v
         return RunConfig.from_dict(d)
+
+
+#: train options whose default is left out of :meth:`RunConfig.to_dict` (see there)
+_LATE_TRAIN_DEFAULTS = {"amp": "none", "tf32": False, "channels_last": False, "compile": False, "log_every": 1}
 
 
 def load_config(path) -> RunConfig:
