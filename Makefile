@@ -29,6 +29,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_pc_sampler.py
 	$(PY) benchmarks/bench_lipschitz.py
+	$(PY) benchmarks/bench_likelihood.py
+	$(PY) benchmarks/bench_siem.py
+	$(PY) benchmarks/bench_sinkhorn.py --ns 500
+	$(PY) benchmarks/bench_gpu.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache
