@@ -320,6 +320,61 @@ class Circle(Distribution):
         ang = 2 * math.pi * torch.rand(n, generator=generator, dtype=torch.float64)
         return self._ring(ang).to(dtype=_dtype(dtype), device=device)
 
+    # ------------------------------------------------------------ exact noised density and score
+    def _noised(self, x, t, process):
+        """(y, rho, a r / s^2, s^2) with y = x - b(t) - a(t) c, rho = |y|, per sample."""
+        x = self._check_x(x)
+        t = as_time(t, x.shape[0], like=x, T=process.T)
+        a = process.mean_coeff(t)
+        b = process.mean_offset(t, x)
+        s2 = process.marginal_std(t) ** 2
+        if bool((s2 <= 0).any()):
+            raise ValueError("the uniform circle has no density at t = 0; use t > 0")
+        y = x - b - a[:, None] * self.center.to(x)
+        rho = y.norm(dim=1)
+        k = a * self.radius / s2
+        return y, rho, k, s2
+
+    def marginal_log_prob(self, x, t, process):
+        r"""Exact :math:`\log p_t(x)` of the uniform circle pushed through ``process``.
+
+        With :math:`x_t = a x_0 + b + s z`, :math:`x_0` uniform on the circle of radius :math:`r`
+        and centre :math:`c`, :math:`y = x - b - ac`, :math:`\kappa = a r |y| / s^2`:
+
+        .. math::
+
+            \log p_t(x) = -\log(2\pi s^2) - \frac{|y|^2 + a^2 r^2}{2 s^2} + \log I_0(\kappa),
+
+        with :math:`\log I_0(\kappa) = \log \mathrm{i0e}(\kappa) + \kappa` (no overflow)."""
+        y, rho, k, s2 = self._noised(x, t, process)
+        kappa = k * rho
+        ar = k * s2
+        return (-torch.log(2 * math.pi * s2) - (rho**2 + ar**2) / (2 * s2)
+                + torch.log(torch.special.i0e(kappa)) + kappa)
+
+    def marginal_score(self, x, t, process):
+        r"""Exact :math:`\nabla_x\log p_t(x)` of the uniform circle under ``process``:
+
+        .. math::
+
+            \nabla\log p_t(x) = -\frac{y}{s^2} + \frac{a r}{s^2}\,\frac{I_1}{I_0}(\kappa)\,\frac{y}{|y|},
+
+        with the Bessel ratio taken as ``i1e/i0e`` (stable for large :math:`\kappa`) and, at
+        :math:`|y| \to 0`, :math:`(I_1/I_0)(\kappa)/|y| \to k/2` (:math:`k = ar/s^2`)."""
+        y, rho, k, s2 = self._noised(x, t, process)
+        kappa = k * rho
+        small = kappa < 1e-6
+        ratio = torch.special.i1e(kappa) / torch.special.i0e(kappa)
+        # (I1/I0)(kappa) / rho, continuous at rho = 0 where I1(kappa)/I0(kappa) ~ kappa/2
+        per_rho = torch.where(small, 0.5 * k, ratio / torch.where(small, torch.ones_like(rho), rho))
+        return -y / s2[:, None] + (k * per_rho)[:, None] * y
+
+    def score_fn(self, process):
+        """A score function ``s(x, t)`` for the samplers: the exact marginal score (float64 inside)."""
+        def fn(x, t):
+            return self.marginal_score(x.double(), t.double() if torch.is_tensor(t) else t, process).to(x.dtype)
+        return fn
+
 
 class UnionOfCircles(Distribution):
     r"""Two circles centred at :math:`(\pm\mu, 0)` (thesis (003) §4.2.4, §5.1.2): a disconnected support.
@@ -343,6 +398,21 @@ class UnionOfCircles(Distribution):
 
     def test_points(self, dtype=None):
         return torch.cat([c.test_points(dtype) for c in self.circles])
+
+    def training_set(self, n: int, seed: int, *, dtype=None) -> torch.Tensor:
+        """``n`` points drawn from the union with a generator of its own seeded by ``seed`` alone:
+        the same fixed training set for every model trained on this seed (GAN, VAE, SGM), whatever
+        the global random state or the order of the models."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        g = torch.Generator().manual_seed(int(seed) * 1_000_003 + 424_242)
+        return self.sample(_check_n(n), generator=g, dtype=dtype)
+
+    def distance_to_support(self, x: torch.Tensor) -> torch.Tensor:
+        """Euclidean distance of each point to the union of the two circles, shape ``(n,)``."""
+        x = self._check_x(x).double()
+        d = [((x - c.center).norm(dim=1) - c.radius).abs() for c in self.circles]
+        return torch.minimum(d[0], d[1])
 
     def sample(self, n, *, generator=None, dtype=None, device=None):
         n = _check_n(n)

@@ -66,4 +66,4 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-from . import forward, siem_tracking, thesis_misc  # noqa: E402,F401  (register the experiments)
+from . import forward, siem_tracking, thesis_misc, thesis_trained  # noqa: E402,F401  (register the experiments)

@@ -25,7 +25,7 @@ import torch
 from .._validation import check_points, check_positive
 from .wasserstein import wasserstein_1d
 
-__all__ = ["polar", "c1", "c2", "w1_to_uniform"]
+__all__ = ["polar", "c1", "c2", "c1_parts", "c2_parts", "fit_circle", "w1_to_uniform"]
 
 
 def polar(x, center=(0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,6 +60,52 @@ def w1_to_uniform(x, low: float = 0.0, high: float = 2 * math.pi) -> float:
     left = prim(us)
     total = prim(u1)
     return float((left.abs() + (total - left).abs()).sum())
+
+
+def fit_circle(points) -> tuple[torch.Tensor, float]:
+    r"""Centre and radius of the circle through 2-D ``points`` by algebraic least squares (Kåsa's fit):
+    :math:`|x|^2 = 2c\cdot x + (\rho^2 - |c|^2)` is linear in :math:`(c, \rho^2 - |c|^2)`. Exact for
+    points on a circle (the 8 evenly spaced training points of 003 §3.2 give centre and radius to
+    rounding); for noisy points it is the usual consistent estimate. Needs 3 points not on a line.
+    Returns ``(center, radius)`` with ``center`` a float64 tensor of shape ``(2,)``."""
+    x = check_points("points", points, dim=2).double()
+    if x.shape[0] < 3:
+        raise ValueError(f"points must hold at least 3 points to fix a circle, got {x.shape[0]}")
+    A = torch.cat([2 * x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], 1)
+    b = (x**2).sum(1, keepdim=True)
+    if int(torch.linalg.matrix_rank(A)) < 3:
+        raise ValueError("points lie on a line (or coincide): no circle through them")
+    sol = torch.linalg.lstsq(A.cpu(), b.cpu()).solution.flatten()
+    center = sol[:2]
+    r2 = float(sol[2] + (center**2).sum())
+    if not r2 > 0:
+        raise ValueError("the fitted circle has no positive radius")
+    return center, math.sqrt(r2)
+
+
+def c1_parts(generated, reference, center=(0.0, 0.0), *, circular: bool = True) -> dict:
+    """:func:`c1` split into its parts: ``{"radius", "angle", "total"}`` (003 §5.4.2 reads each)."""
+    rg, tg = polar(generated, center)
+    rs, ts = polar(reference, center)
+    w_r = wasserstein_1d(rg, rs)
+    if not circular:
+        w_a = wasserstein_1d(tg, ts)
+    else:
+        import ot
+
+        two_pi = 2 * math.pi
+        u, v = (tg / two_pi).double().cpu().numpy()[:, None], (ts / two_pi).double().cpu().numpy()[:, None]
+        w_a = float(ot.wasserstein_circle(u, v, p=1)[0]) * two_pi
+    return {"radius": float(w_r), "angle": float(w_a), "total": float(w_r + w_a)}
+
+
+def c2_parts(generated, radius: float = 1.0, center=(0.0, 0.0)) -> dict:
+    """:func:`c2` split into its parts: ``{"radius", "angle", "total"}``."""
+    radius = check_positive("radius", radius)
+    r, th = polar(generated, center)
+    w_r = float((r - radius).abs().mean())
+    w_a = w1_to_uniform(th)
+    return {"radius": w_r, "angle": w_a, "total": w_r + w_a}
 
 
 def c1(generated, reference, center=(0.0, 0.0), *, circular: bool = True) -> float:

@@ -12,11 +12,13 @@ progress bar. They work on vectors of dimension ``dim``; images are flattened by
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["GAN", "VAE", "GAN_GENERATOR_WIDTHS", "GAN_DISCRIMINATOR_WIDTHS", "VAE_ENCODER_WIDTHS", "VAE_DECODER_WIDTHS"]
+__all__ = ["GAN", "VAE", "LATENT_LAWS", "check_latent", "GAN_GENERATOR_WIDTHS", "GAN_DISCRIMINATOR_WIDTHS", "VAE_ENCODER_WIDTHS", "VAE_DECODER_WIDTHS"]
 
 #: layer widths of thesis App. B.2 (generator, discriminator) and B.3 (encoder, decoder)
 GAN_GENERATOR_WIDTHS = (16, 32, 64, 128, 256)
@@ -49,8 +51,29 @@ def _check_dims(dim, latent_dim):
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
 
 
-def _latent(n, k, generator, like):
+#: latent laws of a push-forward model: N(0, I_k), or U[a, b]^k (thesis (003) Fig. 5.15 uses U[-5, 5])
+LATENT_LAWS = ("gaussian", "uniform")
+
+
+def check_latent(latent, latent_range) -> tuple:
+    """Validate a latent law: ``latent`` in :data:`LATENT_LAWS`, ``latent_range`` two finite numbers
+    ``a < b`` (used by ``uniform`` only). Returns ``(latent, (a, b))``; ValueError names the field."""
+    if latent not in LATENT_LAWS:
+        raise ValueError(f"latent must be one of {list(LATENT_LAWS)}, got {latent!r}")
+    try:
+        a, b = (float(v) for v in latent_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"latent_range must be two numbers [a, b], got {latent_range!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b) and a < b):
+        raise ValueError(f"latent_range must be finite with a < b, got {latent_range!r}")
+    return latent, (a, b)
+
+
+def _latent(n, k, generator, like, law="gaussian", rng=(-5.0, 5.0)):
     dev = generator.device if generator is not None else like.device
+    if law == "uniform":
+        u = torch.rand((n, k), generator=generator, dtype=like.dtype, device=dev).to(like.device)
+        return rng[0] + (rng[1] - rng[0]) * u
     return torch.randn((n, k), generator=generator, dtype=like.dtype, device=dev).to(like.device)
 
 
@@ -60,13 +83,17 @@ class GAN(nn.Module):
     Generator :math:`\mathbb R^k \to \mathbb R^d` with widths 16–256 and LeakyReLU; a
     discriminator :math:`\mathbb R^d \to (0, 1)` with widths 512–16, LeakyReLU and 30% dropout;
     binary cross-entropy (computed on logits, which is the same loss with stable numerics),
-    Adam at 5e-4 in the thesis. The latent law is :math:`\mathcal N(0, I_k)`, ``k = 1`` there.
+    Adam at 5e-4 in the thesis. The latent law is :math:`\mathcal N(0, I_k)` (``latent="gaussian"``,
+    the default) or :math:`U[a, b]^k` (``latent="uniform"``, ``latent_range=(a, b)``; 003 Fig. 5.15
+    uses :math:`U[-5, 5]`), used both in training and in sampling; ``k = 1`` in the thesis.
     """
 
     def __init__(self, dim: int, latent_dim: int = 1, generator_widths=GAN_GENERATOR_WIDTHS,
-                 discriminator_widths=GAN_DISCRIMINATOR_WIDTHS, dropout: float = 0.3):
+                 discriminator_widths=GAN_DISCRIMINATOR_WIDTHS, dropout: float = 0.3, latent: str = "gaussian",
+                 latent_range=(-5.0, 5.0)):
         super().__init__()
         _check_dims(dim, latent_dim)
+        self.latent, self.latent_range = check_latent(latent, latent_range)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         self.dim, self.latent_dim = dim, latent_dim
@@ -85,7 +112,7 @@ class GAN(nn.Module):
         n = batch.shape[0]
         ones = torch.ones(n, 1, dtype=batch.dtype, device=batch.device)
         zeros = torch.zeros_like(ones)
-        fake = self.generator(_latent(n, self.latent_dim, generator, batch))
+        fake = self.generator(_latent(n, self.latent_dim, generator, batch, self.latent, self.latent_range))
         d_loss = F.binary_cross_entropy_with_logits(self.discriminator(batch), ones) + \
             F.binary_cross_entropy_with_logits(self.discriminator(fake.detach()), zeros)
         optimizers["discriminator"].zero_grad(set_to_none=True)
@@ -100,7 +127,8 @@ class GAN(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, *, generator=None, dtype=torch.float32, device=None) -> torch.Tensor:
         like = torch.empty(0, dtype=dtype, device=device or next(self.parameters()).device)
-        return self.generator(_latent(n, self.latent_dim, generator, like).to(next(self.parameters()).dtype)).to(dtype)
+        z = _latent(n, self.latent_dim, generator, like, self.latent, self.latent_range)
+        return self.generator(z.to(next(self.parameters()).dtype)).to(dtype)
 
 
 class VAE(nn.Module):
@@ -110,12 +138,18 @@ class VAE(nn.Module):
     decoder :math:`\mathbb R^k \to \mathbb R^d` with widths 16–256, LeakyReLU, no dropout.
     Loss: mean squared reconstruction error (summed over dimensions) plus
     ``kl_weight`` × :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I))`, averaged over the batch.
+
+    ``latent`` (``"gaussian"`` default, or ``"uniform"`` on ``latent_range``) is the law the decoder
+    is fed when *sampling* (003 Fig. 5.15 decodes :math:`z \sim U[-5, 5]` and :math:`z \sim \mathcal N(0, 1)`);
+    training is the usual ELBO whatever it is (Gaussian posterior, reparameterisation noise and KL prior).
     """
 
     def __init__(self, dim: int, latent_dim: int = 1, encoder_widths=VAE_ENCODER_WIDTHS,
-                 decoder_widths=VAE_DECODER_WIDTHS, kl_weight: float = 1.0):
+                 decoder_widths=VAE_DECODER_WIDTHS, kl_weight: float = 1.0, latent: str = "gaussian",
+                 latent_range=(-5.0, 5.0)):
         super().__init__()
         _check_dims(dim, latent_dim)
+        self.latent, self.latent_range = check_latent(latent, latent_range)
         if not float(kl_weight) > 0:
             raise ValueError(f"kl_weight must be > 0, got {kl_weight!r}")
         self.dim, self.latent_dim, self.kl_weight = dim, latent_dim, float(kl_weight)
@@ -146,4 +180,5 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, *, generator=None, dtype=torch.float32, device=None) -> torch.Tensor:
         like = torch.empty(0, dtype=dtype, device=device or next(self.parameters()).device)
-        return self.decoder(_latent(n, self.latent_dim, generator, like).to(next(self.parameters()).dtype)).to(dtype)
+        z = _latent(n, self.latent_dim, generator, like, self.latent, self.latent_range)
+        return self.decoder(z.to(next(self.parameters()).dtype)).to(dtype)
