@@ -301,12 +301,9 @@ def test_report_is_self_contained_with_valid_pngs(imbalance_study):
 
 
 def _chromium():
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import check_report_images
-    finally:
-        sys.path.pop(0)
-    return check_report_images
+    from scoreuq import check_report
+
+    return check_report
 
 
 @pytest.mark.slow

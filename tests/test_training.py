@@ -122,7 +122,15 @@ def test_pickled_payload_is_refused(tmp_path):
     from scoreuq.training import _sha256
 
     (tmp_path / "evil.pt.sha256").write_text(_sha256(path))
-    with pytest.raises(CheckpointError, match="could not be read safely"):
+    with pytest.raises(CheckpointError, match="could not be read safely") as exc:
+        load_checkpoint(path)
+    assert "weights_only=False" not in str(exc.value) and "will not execute" in str(exc.value)
+
+
+def test_checkpoint_with_nan_weights_is_refused(tmp_path):
+    path = tmp_path / "nan.pt"
+    save_checkpoint(path, {"model": {"lin.weight": torch.tensor([1.0, float("nan")]), "lin.bias": torch.zeros(2)}, "epoch": 3})
+    with pytest.raises(CheckpointError, match="NaN or infinite values in model.lin.weight"):
         load_checkpoint(path)
 
 
@@ -150,7 +158,7 @@ def test_nan_guard_keeps_last_good_checkpoint(tmp_path):
     "kw, match",
     [
         ({"lr": 0.0}, "lr must be a finite number > 0"),
-        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"epochs": 0}, "epochs must be an integer in \\[1, "), ({"epochs": 10**12}, "epochs must be an integer in \\[1, 10,000,000\\]"),
         ({"objective": "mle"}, "objective must be one of"),
         ({"ema_decay": 1.0}, r"ema_decay must lie in \[0, 1\)"),
         ({"patience": 3}, "patience needs"),

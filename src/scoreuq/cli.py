@@ -24,6 +24,16 @@ class UsageError(ValueError):
     """Bad command-line input (exit code 2)."""
 
 
+def _seed(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer in [0, 2**63 - 1], got {s!r}") from None
+    if not 0 <= v <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer in [0, 2**63 - 1], got {s!r}")
+    return v
+
+
 def _positive_int(name):
     def parse(s):
         try:
@@ -277,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="sample a 2-D Gaussian mixture with its exact score and measure W1 to the truth")
     d.add_argument("--n", type=_positive_int("--n"), default=2000, help="samples per sampler (default 2000)")
     d.add_argument("--steps", type=_positive_int("--steps"), default=500, help="sampler steps (default 500)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_seed, default=0, help="random seed, 0 <= seed < 2**63 (default 0)")
     d.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
     d.set_defaults(func=_cmd_demo)
 
@@ -295,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=_positive_int("--n"), default=None, help="number of samples (default: the run's sample.n)")
     s.add_argument("--sampler", choices=["pc", "em", "ode"], default=None, help="reverse-time sampler (score models; default: the run's)")
     s.add_argument("--steps", type=_positive_int("--steps"), default=None, help="sampler steps (default: the run's)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0, help="seed of the sampler's generator (default 0)")
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     s.set_defaults(func=_cmd_sample)
 
@@ -303,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="run directory")
     e.add_argument("--samples", help="a samples file written by `scoreuq sample` (default: sample afresh)")
     e.add_argument("--n", type=_positive_int("--n"), default=None, help="samples to draw when --samples is not given")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_seed, default=0, help="seed of the samples (when drawn afresh) and of the estimators (default 0)")
     e.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     e.set_defaults(func=_cmd_evaluate)
 

@@ -58,9 +58,9 @@ class CheckpointError(ValueError):
 AMP_MODES = ("none", "bf16")
 
 
-def _pos_int(name, v, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+def _pos_int(name, v, minimum=1, maximum=10_000_000):
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum or v > maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum:,}], got {v!r}")
     return v
 
 
@@ -130,8 +130,8 @@ class TrainConfig:
         _pos_int("epochs", self.epochs)
         _pos_int("batch_size", self.batch_size)
         object.__setattr__(self, "lr", check_positive("lr", self.lr))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= 2**63 - 1:
+            raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {self.seed!r}")
         if self.objective not in losses.OBJECTIVES:
             raise ValueError(f"objective must be one of {sorted(losses.OBJECTIVES)}, got {self.objective!r}")
         if self.weighting not in losses.WEIGHTINGS:
@@ -153,7 +153,7 @@ class TrainConfig:
         for name in ("tf32", "channels_last", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        _pos_int("log_every", self.log_every)
+        _pos_int("log_every", self.log_every, maximum=2**62)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -207,9 +207,31 @@ def load_checkpoint(path) -> dict:
     if _sha256(path) not in _digests(side):
         raise CheckpointError(f"checkpoint {path} is corrupted: its SHA-256 does not match {side.name}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"checkpoint {path} could not be read safely: {exc}") from None
+        # torch's message suggests weights_only=False, i.e. running the file's code: never relay that advice
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            first = "it holds objects other than tensors and plain containers (code would run to load it)"
+        raise CheckpointError(f"checkpoint {path} could not be read safely: {first}. scoreuq loads tensors only and "
+                              "will not execute a checkpoint's code; use a checkpoint written by scoreuq") from None
+    bad = [name for name, t in _tensors(state) if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in {shown}; refusing to load it")
+    return state
+
+
+def _tensors(obj, prefix=""):
+    """``(name, tensor)`` for every tensor in a nested dict/list state."""
+    if torch.is_tensor(obj):
+        yield prefix or "tensor", obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _tensors(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _tensors(v, f"{prefix}[{i}]")
 
 
 def _check_data(data, message: str, data_ndim: int | None) -> None:

@@ -36,11 +36,18 @@ class ConfigError(ValueError):
     """A run or study configuration is invalid; the message names the field."""
 
 
-def _int(name, v, minimum=1, allow_none=False):
+#: the largest count a config may ask for (samples, points, steps): beyond it the request is a typo
+#: (1e12 images) that would end in an allocator error, not a run
+MAX_COUNT = 10_000_000
+#: seeds must fit torch's generator
+MAX_SEED = 2**63 - 1
+
+
+def _int(name, v, minimum=1, allow_none=False, maximum=MAX_COUNT):
     if v is None and allow_none:
         return v
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum or v > maximum:
+        raise ConfigError(f"{name} must be an integer in [{minimum}, {maximum:,}], got {v!r}")
     return v
 
 
@@ -92,8 +99,8 @@ class DataConfig:
     def __post_init__(self):
         _choice("data.name", self.name, DATASETS)
         _int("data.repeat", self.repeat)
-        _int("data.n_train", self.n_train, allow_none=True)
-        _int("data.n_test", self.n_test)
+        _int("data.n_train", self.n_train, minimum=2, allow_none=True)
+        _int("data.n_test", self.n_test, minimum=2)
         object.__setattr__(self, "params", _params("data.params", self.params))
         object.__setattr__(self, "keep_ratio", _float("data.keep_ratio", self.keep_ratio, 0.0, 1.0))
         _choice("data.imbalance", self.imbalance, IMBALANCE_SCHEMES)
@@ -196,8 +203,8 @@ class RunConfig:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             raise ConfigError(f"name must be a non-empty string of letters, digits, '-', '_' or '.', got {self.name!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be an integer in [0, 2**63 - 1], got {self.seed!r}")
         _choice("device", self.device, ("cpu", "cuda", "auto"))
         if self.model.kind in ("mlp", "scorenet") and self.data.is_image != (self.model.kind == "scorenet"):
             want = "scorenet" if self.data.is_image else "mlp"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Open a report in headless Chromium and check that every <img> rendered (no broken image).
 
-    python scripts/check_report_images.py studies/imbalance/report.html
+    scoreuq-check-report studies/imbalance/report.html      (or: python -m scoreuq.check_report ...)
 
 A copy of the page gets a small script that, once the page has loaded, writes each image's
 decoded size into the DOM; Chromium's ``--dump-dom`` prints that DOM. An image that Chromium
@@ -76,11 +76,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     report = Path(args.report)
     if not report.is_file():
-        print(f"check_report_images: error: {report} is not a file", file=sys.stderr)
+        print(f"scoreuq-check-report: error: {report} is not a file", file=sys.stderr)
         return 2
     browser = args.browser or find_browser()
     if browser is None:
-        print("check_report_images: no Chromium found (install chromium, or set $CHROMIUM)", file=sys.stderr)
+        print("scoreuq-check-report: no Chromium found (install chromium, or set $CHROMIUM)", file=sys.stderr)
         return 3
     n, lines = check(report, browser)
     for ln in lines:
