@@ -14,6 +14,7 @@ follows POT's definition,
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -137,6 +138,16 @@ def wasserstein(a, b, p: float = 1, *, a_weights=None, b_weights=None, num_iter_
     b = check_points("b", b, dim=a.shape[1]).double().cpu()
     wa = _weights("a_weights", a_weights, a.shape[0], a)
     wb = _weights("b_weights", b_weights, b.shape[0], b)
+    # W_p is translation invariant and 1-homogeneous: centre both clouds on a common point and scale
+    # them to O(1), so that the solver's costs are well conditioned whatever the data's offset and size
+    # (points near 1e20 used to stop POT with a "raise num_iter_max" warning), then scale back
+    c = torch.cat([a, b]).median(dim=0).values
+    a, b = a - c, b - c
+    scale = float(torch.cat([a, b]).abs().max())
+    if scale == 0.0:
+        return 0.0
+    scale = 2.0 ** math.ceil(math.log2(scale))  # a power of two: the scaling itself is exact
+    a, b = a / scale, b / scale
     # pairwise differences, not the |x|^2 + |y|^2 - 2xy expansion: exact zeros stay zero
     M = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
     if p != 1:
@@ -151,7 +162,7 @@ def wasserstein(a, b, p: float = 1, *, a_weights=None, b_weights=None, num_iter_
         raise ConvergenceError(
             f"ot.emd2 did not reach the optimum ({log['warning']}); raise num_iter_max (now {int(num_iter_max)})"
         )
-    return float(max(cost, 0.0)) ** (1.0 / p)
+    return scale * float(max(cost, 0.0)) ** (1.0 / p)
 
 
 def random_directions(d: int, n_projections: int, *, generator=None, dtype=None, device=None) -> torch.Tensor:
@@ -186,7 +197,9 @@ def sliced_wasserstein(
     if p < 1:
         raise ValueError(f"p must be >= 1, got {p!r}")
     a = check_points("a", a, check=False)
-    b = check_points("b", b, dim=a.shape[1], check=False).to(a)
+    b = check_points("b", b, dim=a.shape[1], check=False)
+    dtype = torch.promote_types(a.dtype, b.dtype)  # symmetric: sw(f32, f64) == sw(f64, f32)
+    a, b = a.to(dtype), b.to(device=a.device, dtype=dtype)
     d = a.shape[1]
     if projections is None:
         projections = random_directions(d, n_projections, generator=generator, dtype=a.dtype, device=a.device)
