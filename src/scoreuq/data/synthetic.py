@@ -414,6 +414,27 @@ class UnionOfCircles(Distribution):
         d = [((x - c.center).norm(dim=1) - c.radius).abs() for c in self.circles]
         return torch.minimum(d[0], d[1])
 
+    # ------------------------------------------------------------ exact noised density and score
+    def marginal_log_prob(self, x, t, process):
+        r"""Exact :math:`\log p_t(x)` of the 50/50 union pushed through ``process``:
+        :math:`\log\tfrac12\sum_i p^{(i)}_t(x)` by logsumexp of the circles' Bessel densities."""
+        lp = torch.stack([c.marginal_log_prob(x, t, process) for c in self.circles], 0)
+        return torch.logsumexp(lp, 0) - math.log(2.0)
+
+    def marginal_score(self, x, t, process):
+        r"""Exact :math:`\nabla_x\log p_t(x)`: the circles' scores weighted by their responsibilities
+        :math:`\mathrm{softmax}_i \log p^{(i)}_t(x)` (stable where one circle's density underflows)."""
+        lp = torch.stack([c.marginal_log_prob(x, t, process) for c in self.circles], 0)
+        w = torch.softmax(lp, 0)
+        sc = torch.stack([c.marginal_score(x, t, process) for c in self.circles], 0)
+        return (w[:, :, None] * sc).sum(0)
+
+    def score_fn(self, process):
+        """A score function ``s(x, t)`` for the samplers: the exact marginal score (float64 inside)."""
+        def fn(x, t):
+            return self.marginal_score(x.double(), t.double() if torch.is_tensor(t) else t, process).to(x.dtype)
+        return fn
+
     def sample(self, n, *, generator=None, dtype=None, device=None):
         n = _check_n(n)
         side = torch.rand(n, generator=generator, dtype=torch.float64) < 0.5

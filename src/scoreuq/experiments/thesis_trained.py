@@ -97,12 +97,12 @@ DEFAULT_BETAS = {
     "swiss_roll": [2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0],
 }
 _BB_PER_DATASET = {  # thesis: 500 / 500 / 1500 training points, 5,000 epochs; 3,500 samples for the roll
-    "gmm1d": {"n_train": 500, "n": 2000},
-    "circle": {"n_train": 500, "n": 1000},
-    "swiss_roll": {"n_train": 1500, "n": 1000},
+    "gmm1d": {"n_train": 500, "n": 2000, "epochs": 1000},
+    "circle": {"n_train": 500, "n": 1000, "epochs": 1000},
+    "swiss_roll": {"n_train": 1500, "n": 1000, "epochs": 350},
 }
-BB_DEFAULTS = {"dataset": "gmm1d", "betas": [], "full": False, "epochs": 300, "batch_size": 128, "lr": 2e-3, "arch": "3L128N",
-               "n_train": 0, "n": 0, "steps": 100, "t_min": 1e-3, "n_ref": 2000, "n_projections": 100, "ema_decay": 0.995}
+BB_DEFAULTS = {"dataset": "gmm1d", "betas": [], "full": False, "epochs": 0, "batch_size": 128, "lr": 2e-3, "arch": "3L128N",
+               "n_train": 0, "n": 0, "steps": 100, "t_min": 1e-3, "n_ref": 2000, "n_projections": 100, "ema_decay": 0.995, "sigma_in_ratio": 0.1}
 _BB_METRIC = {"gmm1d": "W1 to the true mixture", "circle": "C2 (centre, radius fitted to the data)",
               "swiss_roll": "sliced W1 to held-out (100 proj.)"}
 
@@ -113,7 +113,7 @@ def _bb_resolved(params: dict) -> dict:
     if p["full"]:
         if not p["betas"]:
             p["betas"] = FULL_BETAS.get(ds, [])
-        if p["epochs"] == BB_DEFAULTS["epochs"]:
+        if not p["epochs"]:
             p["epochs"] = 5000
         if not p["n"] and ds == "swiss_roll":
             p["n"] = 3500
@@ -132,7 +132,8 @@ def _bb_check(params: dict) -> None:
     if not isinstance(p["full"], bool):
         raise ValueError(f"full must be true or false, got {p['full']!r}")
     parse_arch(p["arch"])
-    for k, lo in (("epochs", 1), ("batch_size", 1), ("steps", 1), ("n_ref", 10), ("n_projections", 1), ("n_train", 0), ("n", 0)):
+    check_positive("sigma_in_ratio", p["sigma_in_ratio"])
+    for k, lo in (("epochs", 0), ("batch_size", 1), ("steps", 1), ("n_ref", 10), ("n_projections", 1), ("n_train", 0), ("n", 0)):
         check_int(k, p[k], lo)
     check_positive("lr", p["lr"])
     check_in_range("t_min", p["t_min"], 0.0, 0.1, low_open=True)
@@ -154,12 +155,13 @@ class _TauNet(nn.Module):
     :math:`q = \sqrt{s^2 + a^2\sigma_d^2}`, :math:`D = \frac{a\sigma_d^2}{q^2} x + \frac{s\sigma_d}{q} F(x/q, \log\tau)`;
     the score is :math:`(aD - x)/s^2`. Inputs and targets stay O(1) for data at ±50 as for a unit circle."""
 
-    def __init__(self, dim: int, layers: int, width: int, sigma_data: float):
+    def __init__(self, dim: int, layers: int, width: int, sigma_data: float, sigma_in: float | None = None):
         super().__init__()
         from ..nets import ScoreMLP
 
         self.net = ScoreMLP(dim, layers, width, activation="silu")
         self.sigma_data = float(sigma_data)
+        self.sigma_in = float(sigma_data if sigma_in is None else sigma_in)
 
     @staticmethod
     def coeffs(tau):
@@ -169,7 +171,8 @@ class _TauNet(nn.Module):
         a, s = self.coeffs(tau)
         sd = self.sigma_data
         q = torch.sqrt(s**2 + (a * sd) ** 2)
-        return (a * sd**2 / q**2)[:, None] * x + (s * sd / q)[:, None] * self.net(x / q[:, None], torch.log(tau))
+        q_in = torch.sqrt(s**2 + (a * self.sigma_in) ** 2)
+        return (a * sd**2 / q**2)[:, None] * x + (s * sd / q)[:, None] * self.net(x / q_in[:, None], torch.log(tau))
 
     def loss(self, x0, tau, z):
         a, s = self.coeffs(tau)
@@ -261,8 +264,9 @@ def _bb_train(train: torch.Tensor, betas, p: dict, seed: int) -> tuple:
     torch.manual_seed(seed)
     # data scale per dimension: the rms distance from 0 (the OU's mean), so a(τ)x stays O(1) at the input
     sd = float(train.pow(2).mean().sqrt())
-    net = _TauNet(train.shape[1], layers, width, sd).double()
-    ema = _TauNet(train.shape[1], layers, width, sd).double()
+    sin = p["sigma_in_ratio"] * sd
+    net = _TauNet(train.shape[1], layers, width, sd, sin).double()
+    ema = _TauNet(train.shape[1], layers, width, sd, sin).double()
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=p["lr"])
     g = _gen(seed, 5)
@@ -579,7 +583,7 @@ def _ce_titles() -> dict:
 MODELS = ("sgm", "gan", "vae")
 PF_DEFAULTS = {"model": "sgm", "latent": "gaussian", "latent_range": [-5.0, 5.0], "n_train": 512, "epochs": 0, "n": 2000,
                "batch_size": 128, "beta": 5.0, "steps": 100, "t_min": 1e-3, "arch": "3L128N", "n_boot": 1000, "n_extras": 400,
-               "mu": 2.0}
+               "mu": 2.0, "log_time": True, "weighting": "sigma2"}
 _PF_EPOCHS = {"sgm": 1000, "gan": 960, "vae": 460}  # thesis: GAN 960, VAE 460 (Fig. 5.15), SGM 3,000 (Fig. 5.14)
 
 
@@ -596,6 +600,18 @@ def _pf_check(params: dict) -> None:
     check_positive("beta", p["beta"])
     check_in_range("t_min", p["t_min"], 0.0, 0.1, low_open=True)
     check_in_range("mu", p["mu"], 1.0, 100.0, low_open=True)
+
+
+class _LogTime(nn.Module):
+    """Feeds :math:`\log t` instead of :math:`t` to a network of ``(x, t)``: the Fourier features of scale 1 are
+    nearly constant over :math:`t \in [10^{-3}, 0.1]`, where the score of a thin support changes the most."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, t):
+        return self.net(x, torch.log(t))
 
 
 def pushforward(params: dict, seed: int) -> dict:
@@ -616,8 +632,9 @@ def pushforward(params: dict, seed: int) -> dict:
     if kind == "sgm":
         layers, width = parse_arch(p["arch"])
         proc = OrnsteinUhlenbeck(beta=p["beta"], sigma=math.sqrt(2 * p["beta"]), T=1.0)
-        model = NoisePredictionScore(ScoreMLP(2, layers, width, activation="silu"), proc)
-        cfg = TrainConfig(epochs=epochs, batch_size=p["batch_size"], lr=2e-3, seed=seed, weighting="none", t_min=p["t_min"],
+        inner = ScoreMLP(2, layers, width, activation="silu")
+        model = NoisePredictionScore(_LogTime(inner) if p["log_time"] else inner, proc)
+        cfg = TrainConfig(epochs=epochs, batch_size=p["batch_size"], lr=2e-3, seed=seed, weighting=p["weighting"], t_min=p["t_min"],
                           ema_decay=0.995, checkpoint_every=epochs)
         tr = Trainer(model, proc, train, cfg)
         tr.fit(resume=False)
