@@ -104,9 +104,15 @@ def test_train_sample_evaluate_cli(tmp_path, capsys):
     assert main(["evaluate", str(rd), "--samples", str(f)]) == 0
     m = json.loads((rd / "metrics.json").read_text())
     assert m["n_generated"] == 50
-    for k in ("w1", "sliced_w1", "mmd2"):
+    for k in ("w1", "sliced_w1", "mmd2", "sinkhorn"):
         assert math.isfinite(m["generated_vs_heldout"][k]) and math.isfinite(m["floor"][k])
-    capsys.readouterr()
+        a = m["assessments"][k]
+        assert a["value"] == m["generated_vs_heldout"][k] and a["floor"] == m["floor"][k] and a["n"] == 50
+        assert a["excess_ci"][0] <= a["excess_ci"][1] and isinstance(a["resolved"], bool) and a["spread"] >= 0
+    assert m["w1_lower_bound"]["max_sliced_lcl"] < m["w1_lower_bound"]["heldout_projected_w1"]
+    printed = capsys.readouterr().out
+    for needle in ("floor", "spread", "CI of excess", "resolved", "sinkhorn", "W1(model, π) >="):
+        assert needle in printed, needle
     # the same seed gives the same samples
     run = su.runs.load_run(rd)
     assert torch.equal(su.runs.sample(run, n=20, seed=3), su.runs.sample(run, n=20, seed=3))

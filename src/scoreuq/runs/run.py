@@ -8,7 +8,7 @@ Layout of a run directory (every file written atomically)::
       history.json           loss per epoch, evaluations
       loss.png  samples.png  score_field.png (2-D score models)
       samples/<sampler>-n<N>-seed<S>.safetensors
-      metrics.json           W1 / sliced W / MMD against held-out data (+ Fréchet distance for images)
+      metrics.json           W1 / sliced W / MMD / Sinkhorn against held-out data (+ Fréchet for images), each with floor, spread, resolved
 """
 from __future__ import annotations
 
@@ -290,18 +290,127 @@ def _checked_samples(run: Run, samples, name: str = "samples") -> torch.Tensor:
     return x
 
 
+#: bootstrap replicates of each distance's floor/spread assessment (exact W1 and Sinkhorn are the costly ones)
+EVAL_N_BOOT = {"w1": 50, "sliced_w1": 100, "mmd2": 100, "sinkhorn": 20, "frechet": 200}
+#: the Sinkhorn divergence runs on at most this many points per sample (its cost is O(n m) per iteration)
+SINKHORN_MAX_POINTS = 250
+#: its stopping threshold (L1 marginal error; changes the divergence by ~1e-4 relative, far below its bootstrap spread)
+SINKHORN_TOL = 1e-3
+#: the Sinkhorn divergence's blur (epsilon, p = 1: a length) as a fraction of the held-out set's median pairwise distance
+SINKHORN_BLUR_FRACTION = 0.05
+_ASSESS_LEVEL = 0.95
+
+
+def _reference_samples(run: Run, x: torch.Tensor, g: torch.Generator):
+    """``(gen, ref_b, ref_a, description)`` for the floors: ``ref_b`` an independent sample of π of
+    the generated sample's size, ``ref_a`` the common reference. Where π is known (synthetic data)
+    ``ref_b`` is a fresh π sample and ``ref_a`` the whole held-out set; otherwise (images) the
+    held-out set is split at random into two disjoint halves, ``ref_b`` is one half, ``ref_a`` the
+    other, and the generated sample is cut to the size of ``ref_b`` (never the training set: it may
+    be imbalanced, and it is what the model was fitted to)."""
+    rd = run.data
+    test = rd.test.float()
+    if rd.truth is not None and rd.image_shape is None:
+        ref_b = rd.truth.sample(x.shape[0], generator=g, dtype=torch.float32)
+        return x, ref_b, test, (f"fresh sample of the true law π of the generated size n={x.shape[0]} "
+                                f"(the common reference: the {test.shape[0]} held-out points)")
+    if test.shape[0] < 4:
+        raise ConfigError(f"the held-out set has {test.shape[0]} points; at least 4 are needed to split it for the floors")
+    perm = torch.randperm(test.shape[0], generator=g)
+    half = test.shape[0] // 2
+    ref_b, ref_a = test[perm[:half]], test[perm[half:]]
+    n = min(x.shape[0], ref_b.shape[0])
+    return x[:n], ref_b[:n], ref_a, (f"half B of the held-out set ({n} points, the generated size; the generated sample is "
+                                     f"cut to its first {n} of {x.shape[0]}) against the disjoint half A "
+                                     f"({ref_a.shape[0]} points, the common reference)")
+
+
+def _distance_assessments(run: Run, x: torch.Tensor, g: torch.Generator, *, max_exact: int, n_projections: int,
+                          classifier=None) -> tuple:
+    """Every distance with its floor, paired-bootstrap spread and ``resolved`` flag (``assess``),
+    and the W1 lower confidence limits; returns ``(assessments, estimators, reference, extra)``."""
+    from .. import metrics
+    from ..metrics.resolved import _features
+
+    rd = run.data
+    gen, ref_b, ref_a, reference = _reference_samples(run, x, g)
+    gen, ref_b, ref_a = (t.flatten(1).double() for t in (gen, ref_b, ref_a))
+    n, na = gen.shape[0], ref_a.shape[0]
+    lvl = _ASSESS_LEVEL
+    out, est = {}, {}
+
+    def run_assess(key, fn, a_gen, a_ra, a_rb, *, name, how):
+        a = metrics.assess(fn, a_gen, a_ra, a_rb, n_boot=EVAL_N_BOOT[key], level=lvl, generator=g, name=name)
+        out[key] = a
+        est[key] = f"{how}; floor: the same estimator between {reference}; spread: {EVAL_N_BOOT[key]} paired bootstrap replicates"
+
+    # exact W1 on at most max_exact points per sample
+    ne, nae = min(n, max_exact), min(na, max_exact)
+    run_assess("w1", metrics.wasserstein, gen[:ne], ref_a[:nae], ref_b[:ne], name="exact W1",
+               how=f"exact W1 (POT emd2) of {ne} generated vs {nae} reference points")
+    # sliced W1: the same n_projections directions for value, floor and every replicate (paired)
+    proj = metrics.random_directions(gen.shape[1], n_projections, generator=g, dtype=torch.float64)
+
+    def sliced(a, b):
+        return metrics.sliced_wasserstein(a, b, projections=proj)
+
+    run_assess("sliced_w1", sliced, gen, ref_a, ref_b, name="sliced W1",
+               how=f"Monte-Carlo sliced W1, {n_projections} fixed random directions, {n} generated vs {na} reference points")
+    # MMD²: one RBF bandwidth for all (the median pairwise distance of the reference samples)
+    bw = metrics.median_bandwidth(ref_a, ref_b, generator=g)
+
+    def mmd2(a, b):
+        return metrics.mmd(a, b, bandwidth=bw)
+
+    run_assess("mmd2", mmd2, gen, ref_a, ref_b, name="MMD²",
+               how=f"unbiased RBF MMD², bandwidth {bw:.4g} (median pairwise distance of the reference samples), "
+                   f"{n} generated vs {na} reference points")
+    # debiased Sinkhorn divergence (p = 1) on at most SINKHORN_MAX_POINTS points per sample
+    ns, nas = min(n, SINKHORN_MAX_POINTS), min(na, SINKHORN_MAX_POINTS)
+    zs = ref_a[torch.randperm(na, generator=g)[:1000]]
+    med = float(torch.pdist(zs).median())
+    blur = SINKHORN_BLUR_FRACTION * med
+
+    def sinkhorn(a, b):
+        return metrics.sinkhorn_divergence(a, b, blur=blur, p=1, tol=SINKHORN_TOL)
+
+    run_assess("sinkhorn", sinkhorn, gen[:ns], ref_a[:nas], ref_b[:ns], name="debiased Sinkhorn divergence",
+               how=f"debiased Sinkhorn divergence S_eps (p = 1, eps = blur = {SINKHORN_BLUR_FRACTION:g} x the held-out "
+                   f"reference's median pairwise distance {med:.4g} = {blur:.4g}; Sinkhorn stopped at L1 marginal error "
+                   f"{SINKHORN_TOL:g}), {ns} generated vs {nas} reference points")
+    extra = {"sinkhorn_blur": blur, "mmd_bandwidth": bw}
+    if classifier is not None:
+        clf = classifier
+        fg, fb, fa = (_features(clf, t.reshape(-1, *rd.image_shape).float()) for t in (gen, ref_b, ref_a))
+        run_assess("frechet", metrics.frechet_from_features, fg, fa, fb, name="Fréchet distance on features",
+                   how=f"Fréchet distance on the {clf.num_features}-d penultimate features of a small CNN classifier, "
+                       f"{n} generated vs {na} reference images")
+    return out, est, reference, extra
+
+
 def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max_exact: int = 2000, n_projections: int = 200,
              classifier_cache=None) -> dict:
-    """Distances between generated samples and held-out data, with a noise floor.
+    """Distances between generated samples and held-out data, each with its floor, spread and ``resolved`` flag.
 
-    ``w1`` is the exact W1 (POT) on at most ``max_exact`` points per side; ``sliced_w1`` uses
-    ``n_projections`` directions on all points; ``mmd2`` is the unbiased RBF MMD² at the median
-    bandwidth. The same metrics between a reference sample and the held-out set (``floor``)
-    show what a perfect model could reach: a fresh sample of π where π is known (synthetic
-    data), the training set otherwise. For the circle, C1 to
-    the training points and C2 to the true circle (003 Def. 4.1–4.2); for images, the
-    Fréchet distance on a feature classifier (cached at ``classifier_cache``, default in the
-    run directory) and the generated class shares.
+    Every distance ``d`` is assessed by :func:`scoreuq.metrics.assess`: ``value = d(gen, ref_a)``,
+    ``floor = d(ref_b, ref_a)`` with ``ref_b`` an independent sample of π of the generated size
+    (a fresh π sample for synthetic data, where ``ref_a`` is the held-out set; for images two
+    disjoint random halves of the held-out set, the generated sample cut to the size of ``ref_b``),
+    a paired bootstrap spread (``EVAL_N_BOOT`` replicates) and ``resolved`` (the 95% percentile
+    interval of value − floor lies above 0: the distance tells this model from π at this size).
+
+    ``w1`` is the exact W1 (POT) on at most ``max_exact`` points per sample; ``sliced_w1`` uses
+    ``n_projections`` fixed directions; ``mmd2`` is the unbiased RBF MMD² at one median bandwidth;
+    ``sinkhorn`` the debiased Sinkhorn divergence (p = 1, blur ``SINKHORN_BLUR_FRACTION`` × the
+    held-out median pairwise distance, at most ``SINKHORN_MAX_POINTS`` points per sample); for
+    images ``frechet``, the Fréchet distance on a feature classifier (cached at
+    ``classifier_cache``, default in the run directory), and the generated class shares.
+    ``w1_lower_bound``: lower confidence limits of the population W1 between the model's law and π
+    (:func:`scoreuq.metrics.w1_lower_bound`, generated vs the whole held-out set). For the
+    circle, C1 to the training points and C2 to the true circle (003 Def. 4.1–4.2).
+
+    ``metrics.json``: ``generated_vs_heldout`` and ``floor`` (the values, as before), ``assessments``
+    (``{metric: Assessment.to_dict()}``), ``w1_lower_bound``, ``estimators`` (how each was computed).
     """
     from .. import metrics
     from ..data.imbalance import class_shares
@@ -312,36 +421,29 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     rd = run.data
     g = torch.Generator().manual_seed(seed)
     test = rd.test.float()
-    ref = rd.train.float()
-    if rd.truth is not None and rd.image_shape is None:
-        # π is known: a fresh sample of π is what a perfect model would produce
-        ref_name = "fresh true sample"
-        ref = rd.truth.sample(min(x.shape[0], test.shape[0]), generator=g, dtype=torch.float32)
-    else:
-        ref_name = "training set"
-
-    def dists(a, b):
-        a2, b2 = a.flatten(1).double(), b.flatten(1).double()
-        ia = torch.randperm(a2.shape[0], generator=g)[:max_exact]
-        ib = torch.randperm(b2.shape[0], generator=g)[:max_exact]
-        return {
-            "w1": metrics.wasserstein(a2[ia], b2[ib]),
-            "sliced_w1": metrics.sliced_wasserstein(a2, b2, n_projections=n_projections, generator=g),
-            "mmd2": metrics.mmd(a2[ia], b2[ib], bandwidth="median", generator=g),
-        }
-
+    clf = acc = None
+    if rd.image_shape is not None:
+        clf, acc = _classifier(run, classifier_cache)
+    assessed, est, reference, extra = _distance_assessments(run, x, g, max_exact=max_exact, n_projections=n_projections,
+                                                            classifier=clf)
+    lower = metrics.w1_lower_bound(x.flatten(1).double(), test.flatten(1).double(), generator=g)
+    est["w1_lower_bound"] = ("lower confidence limits of the population W1(model, π): " + lower["guarantee"]
+                             + f" Generated ({x.shape[0]}) vs the whole held-out set ({test.shape[0]}), each split in halves: "
+                             "fit a direction and a 1-Lipschitz critic on one half, score on the other (Hoeffding width); "
+                             "max-sliced (fitted direction) and sliced (64 random directions).")
+    dist_keys = ("w1", "sliced_w1", "mmd2", "sinkhorn")
     out = {"n_generated": int(x.shape[0]), "n_heldout": int(test.shape[0]), "max_exact": max_exact, "n_projections": n_projections,
-           "seed": seed, "estimators": {"w1": "exact W1 (POT emd2) on subsamples", "sliced_w1": "Monte-Carlo sliced W1",
-                                        "mmd2": "unbiased RBF MMD^2, median bandwidth"}}
-    out["generated_vs_heldout"] = dists(x, test)
-    out["floor"] = {"reference": ref_name, **dists(ref, test)}
+           "seed": seed, "level": _ASSESS_LEVEL, "estimators": est,
+           "generated_vs_heldout": {k: assessed[k].value for k in dist_keys},
+           "floor": {"reference": reference, **{k: assessed[k].floor for k in dist_keys}},
+           "assessments": {k: a.to_dict() for k, a in assessed.items()},
+           "w1_lower_bound": lower, **extra}
     if run.config.data.name == "circle":
         out["circle"] = {"c1_to_train": metrics.c1(x.double(), rd.train.double()), "c2_to_circle": metrics.c2(x.double(), radius=rd.truth.radius)}
     if rd.image_shape is not None:
-        clf, acc = _classifier(run, classifier_cache)
         pred = metrics.classify(clf, x)
         k = int(rd.labels_full.max()) + 1
-        out["frechet"] = {"generated_vs_heldout": metrics.frechet_distance(test, x, clf), "floor": metrics.frechet_distance(test, ref, clf),
+        out["frechet"] = {"generated_vs_heldout": assessed["frechet"].value, "floor": assessed["frechet"].floor,
                           "classifier_heldout_accuracy": acc, "features": f"{clf.num_features}-d penultimate layer of a small CNN"}
         out["class_shares"] = {name: class_shares(lab, k).tolist()
                                for name, lab in (("generated", pred), ("train", rd.labels_train), ("full", rd.labels_full))}

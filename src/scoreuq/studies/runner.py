@@ -112,9 +112,17 @@ def _presets(bound: dict | None):
 def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
     """The numeric columns of one run."""
     v = {"N": int(rd.train.shape[0])}
-    for k in ("w1", "sliced_w1", "mmd2"):
-        v[f"measured.{k}"] = metrics["generated_vs_heldout"][k]
-        v[f"floor.{k}"] = metrics["floor"][k]
+    for k in ("w1", "sliced_w1", "mmd2", "sinkhorn"):
+        if k in metrics["generated_vs_heldout"]:
+            v[f"measured.{k}"] = metrics["generated_vs_heldout"][k]
+            v[f"floor.{k}"] = metrics["floor"][k]
+    for k, a in (metrics.get("assessments") or {}).items():
+        v[f"spread.{k}"] = a["spread"]
+        v[f"resolved.{k}"] = int(bool(a["resolved"]))
+    lower = metrics.get("w1_lower_bound")
+    if lower:
+        v["lower.w1_max_sliced"] = lower["max_sliced_lcl"]
+        v["lower.w1_sliced"] = lower["sliced_lcl"]
     if "circle" in metrics:
         v["circle.c1_to_train"] = metrics["circle"]["c1_to_train"]
         v["circle.c2_to_circle"] = metrics["circle"]["c2_to_circle"]
@@ -143,8 +151,26 @@ def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
 
 def _estimators(metrics: dict, bound: dict | None) -> dict:
     """How each column was estimated (for the report)."""
-    est = {f"measured.{k}": f"{d} between generated samples and held-out data" for k, d in metrics["estimators"].items()}
-    est.update({f"floor.{k}": f"{d} between the {metrics['floor']['reference']} and held-out data" for k, d in metrics["estimators"].items()})
+    dist = [k for k in ("w1", "sliced_w1", "mmd2", "sinkhorn") if k in metrics["generated_vs_heldout"]]
+    ests = metrics["estimators"]
+    if "assessments" in metrics:
+        est = {f"measured.{k}": f"{ests[k].split('; floor:')[0]}: generated samples vs held-out reference A" for k in dist}
+        est.update({f"floor.{k}": f"the same estimator between {metrics['floor']['reference']}" for k in dist})
+        for k, a in metrics["assessments"].items():
+            est[f"spread.{k}"] = (f"bootstrap sd of value - floor of {k}: {a['n_boot']} paired bootstrap replicates "
+                                  "(generated, floor sample and common reference resampled with replacement)")
+            est[f"resolved.{k}"] = (f"1 if the lower end of the {a['level']:.0%} percentile bootstrap interval of value - floor "
+                                    f"of {k} is > 0 (the distance tells the model from π at n={a['n']}), else 0")
+    else:  # metrics.json of an older version: one floor, no assessments
+        est = {f"measured.{k}": f"{ests[k]} between generated samples and held-out data" for k in dist}
+        est.update({f"floor.{k}": f"{ests[k]} between the {metrics['floor']['reference']} and held-out data" for k in dist})
+    if metrics.get("w1_lower_bound"):
+        lo = metrics["w1_lower_bound"]
+        est["lower.w1_max_sliced"] = (f"a guaranteed lower estimate of the population W1(model, π): {lo['level']:.0%} lower "
+                                      "confidence limit by a max-sliced 1-Lipschitz critic fitted on halves and scored on the "
+                                      f"other halves (Hoeffding width; held-out {lo['n_test']}); {lo['guarantee']}")
+        est["lower.w1_sliced"] = (f"a guaranteed lower estimate of the population W1(model, π): {lo['level']:.0%} lower confidence "
+                                  "limit by the average of sliced 1-D critics on random directions (Hoeffding width)")
     if "circle" in metrics:
         est["circle.c1_to_train"] = ("C1 (003 Def. 4.1): W1 of the radii + W1 on the circle of the angles, "
                                      "generated samples vs the training points")
@@ -152,6 +178,10 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
                                       "exact W1 of the angles to U[0, 2π), generated samples")
     if "frechet" in metrics:
         est["frechet"] = f"Fréchet distance on the {metrics['frechet']['features']} (generated vs held-out)"
+        est["frechet_floor"] = (f"the same Fréchet distance between {metrics['floor']['reference']}" if "assessments" in metrics
+                                else "the same Fréchet distance between the training set and held-out data")
+        est["classifier_accuracy"] = "held-out accuracy of the feature classifier of the Fréchet distance"
+        est["shares.tv_train_full"] = "total variation between the training set's class shares and the full set's"
         est["shares.tv_generated_train"] = "total variation between generated class shares (feature classifier) and training shares"
         est["shares.tv_generated_full"] = "total variation between generated class shares and the full (balanced) set's shares"
     for preset, rep, terms in _presets(bound):
@@ -434,6 +464,12 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
             parts = [f"{k} {x:.4g}" for k, x in list(v.items())[:4]]
         else:
             parts = [f"W1 {v['measured.w1']:.4g}"]
+            if "floor.w1" in v and "spread.w1" in v:
+                parts[0] += (f" (floor {v['floor.w1']:.4g} ± {v['spread.w1']:.2g}, "
+                             f"{'resolved' if v.get('resolved.w1') else 'NOT resolved'})")
+            res = [k.split('.', 1)[1] for k in v if k.startswith("resolved.") and v[k]]
+            if res:
+                parts.append("resolved: " + "/".join(res))
             for col in ("frechet", "faithful.X4", "faithful.bound", "seminar.bound"):
                 if col in v:
                     parts.append(f"{col} {v[col]:.4g}")
