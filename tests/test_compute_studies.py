@@ -74,6 +74,9 @@ def test_compute_study_runs_resumes_and_reports_without_training(tmp_path, monke
     md = (out / "report.md").read_text()
     assert "Beside the seed" in md
     first = (out / "table.csv").read_bytes()
+    timings = sorted((out / "timings").glob("*.json"))
+    assert len(timings) == 3 and json.loads(timings[0].read_text())["seconds"]["compute"] > 0
+    assert "seconds" not in (out / "table.csv").read_text()  # wall times stay out of the table
     # a killed study: remove one record, rerun -> only that run is computed, same table
     recs = sorted((out / "records").glob("*.json"))
     recs[1].unlink()

@@ -101,8 +101,10 @@ def test_train_sample_evaluate_cli(tmp_path, capsys):
     x = su.runs.run.load_samples(f)
     assert x.shape == (50, 2) and torch.isfinite(x).all()
 
-    assert main(["evaluate", str(rd), "--samples", str(f)]) == 0
+    assert main(["evaluate", str(rd), "--samples", str(f), "--nll", "30"]) == 0
     m = json.loads((rd / "metrics.json").read_text())
+    assert m["nll"]["n"] == 30 and math.isfinite(m["nll"]["mean"]) and m["nll"]["nfe"] > 0
+    assert m["nll"]["ci"][0] < m["nll"]["mean"] < m["nll"]["ci"][1] and "probability-flow" in m["nll"]["estimator"].lower()
     assert m["n_generated"] == 50
     for k in ("w1", "sliced_w1", "mmd2", "sinkhorn"):
         assert math.isfinite(m["generated_vs_heldout"][k]) and math.isfinite(m["floor"][k])
@@ -111,11 +113,20 @@ def test_train_sample_evaluate_cli(tmp_path, capsys):
         assert a["excess_ci"][0] <= a["excess_ci"][1] and isinstance(a["resolved"], bool) and a["spread"] >= 0
     assert m["w1_lower_bound"]["max_sliced_lcl"] < m["w1_lower_bound"]["heldout_projected_w1"]
     printed = capsys.readouterr().out
-    for needle in ("floor", "spread", "CI of excess", "resolved", "sinkhorn", "W1(model, π) >="):
+    for needle in ("floor", "spread", "CI of excess", "resolved", "sinkhorn", "W1(model, π) >=", "NLL of 30 held-out points"):
         assert needle in printed, needle
     # the same seed gives the same samples
     run = su.runs.load_run(rd)
     assert torch.equal(su.runs.sample(run, n=20, seed=3), su.runs.sample(run, n=20, seed=3))
+
+
+def test_evaluate_nll_bad_input_exits_2(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", str(_write(tmp_path, TINY)), "--out", str(out), "--quiet"]) == 0
+    rd = out / "00000-tiny"
+    for bad, field in ((["--nll-rtol", "0"], "--nll-rtol"), (["--nll", "1"], "nll")):
+        assert main(["evaluate", str(rd), "--n", "20", *bad]) == 2
+        assert field in capsys.readouterr().err
 
 
 def test_corrupted_checkpoint_is_reported_not_loaded(tmp_path, capsys):

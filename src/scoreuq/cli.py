@@ -146,7 +146,9 @@ def _cmd_evaluate(args) -> int:
 
     run = runs.load_run(args.run, device=args.device)
     samples = runs.run.load_samples(args.samples) if args.samples else None
-    res = runs.evaluate(run, samples, n=args.n, seed=args.seed)
+    if not args.nll_rtol > 0:
+        raise UsageError(f"--nll-rtol must be > 0, got {args.nll_rtol}")
+    res = runs.evaluate(run, samples, n=args.n, seed=args.seed, nll=args.nll if run.is_score else 0, nll_rtol=args.nll_rtol)
     asm = res.get("assessments") or {}
     lvl = f"{res.get('level', 0.95):.0%}"
     print(f"{'metric':<11}{'gen vs held-out':>16}{'floor':>12}{'excess':>12}{'spread':>11}{'  ' + lvl + ' CI of excess':>26}  resolved")
@@ -160,6 +162,11 @@ def _cmd_evaluate(args) -> int:
     if lo:
         print(f"W1(model, π) >= {lo['max_sliced_lcl']:.4g} (max-sliced) and >= {lo['sliced_lcl']:.4g} (sliced), "
               f"each with probability >= {lo['level']:g}: guaranteed lower estimates of the population W1")
+    if "nll" in res:
+        r = res["nll"]
+        ci = f" (95% CI {r['ci'][0]:.4g} to {r['ci'][1]:.4g})" if r.get("ci") else ""
+        bpd = f"; {r['bits_per_dim']:.4g} bits/dim" if "bits_per_dim" in r else ""
+        print(f"NLL of {r['n']} held-out points: {r['mean']:.5g} nats{ci}{bpd}; {r['nfe']} function evaluations. {r['estimator']}")
     for k in ("circle", "frechet", "class_shares"):
         if k in res:
             print(f"{k}: {json.dumps(res[k])}")
@@ -315,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_positive_int("--n"), default=None, help="samples to draw when --samples is not given")
     e.add_argument("--seed", type=_seed, default=0, help="seed of the samples (when drawn afresh) and of the estimators (default 0)")
     e.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
+    e.add_argument("--nll", type=lambda v: 0 if v == "0" else _positive_int("--nll")(v), default=200, metavar="N",
+                   help="NLL (bits/dim for images) of N held-out points by the probability-flow ODE (default 200; 0 skips it)")
+    e.add_argument("--nll-rtol", type=float, default=1e-4, help="relative and absolute tolerance of the ODE solver, > 0 (default 1e-4)")
     e.set_defaults(func=_cmd_evaluate)
 
     b = sub.add_parser("bound", help="the WUP bound of a trained run, every term with its estimator, and the audit")

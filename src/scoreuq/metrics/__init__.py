@@ -2,7 +2,7 @@
 
 Importing this package pulls neither POT nor scipy; they load on first use.
 """
-from .circle import c1, c2, polar, w1_to_uniform
+from .circle import c1, c1_parts, c2, c2_parts, fit_circle, polar, w1_to_uniform
 from .fid import FeatureClassifier, classify, frechet_distance, train_feature_classifier
 from .gaussian import kl_gaussian, tv_bound_gaussian, tv_bound_gaussian_1d, w1_gaussian_1d, w2_gaussian
 from .kernel import median_bandwidth, mmd
@@ -28,6 +28,9 @@ __all__ = [
     "c1",
     "c2",
     "w1_to_uniform",
+    "c1_parts",
+    "c2_parts",
+    "fit_circle",
     "frechet_distance",
     "FeatureClassifier",
     "train_feature_classifier",

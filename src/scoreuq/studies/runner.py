@@ -8,6 +8,7 @@ Layout of a study directory::
       environment.json     software versions, CPU count, threads, executor of the last call
       runs/<key>/          one run directory per run (config.yaml, checkpoints/, samples/, metrics.json, bound.json)
       records/<key>.json   one record per finished run, written atomically by the driver
+      timings/<key>.json   its per-stage wall times (train, sample, evaluate, bound; or compute) and device
       cache/               what runs share (the feature classifier of an image data set and seed)
       table.csv  summary.csv  table.json  figures/  report.html  report.md
 
@@ -286,7 +287,8 @@ def run_one(task: dict) -> dict:
         extras = {"estimators": _estimators(metrics, bound), "samples": str(path.relative_to(run_dir))}
         if "class_shares" in metrics:
             extras["class_shares"] = metrics["class_shares"]
-        return _jsonable({"key": task["key"], "config": task["config"], "values": values, "extras": extras, "seconds": secs})
+        return _jsonable({"key": task["key"], "config": task["config"], "values": values, "extras": extras, "seconds": secs,
+                          "device": str(run.device)})
     finally:
         torch.set_num_threads(old_threads)
 
@@ -457,6 +459,9 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
     count = [skipped]
 
     def on_done(task, rec):
+        # per-stage wall times and the device, beside the record and out of the table
+        atomic_write_json(out / "timings" / f"{task['key']}.json",
+                          {"key": task["key"], "seconds": rec.get("seconds", {}), "device": rec.get("device", "cpu")})
         atomic_write_json(out / "records" / f"{task['key']}.json", rec)
         count[0] += 1
         v = rec["values"]
