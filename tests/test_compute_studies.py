@@ -170,3 +170,18 @@ def test_cli_compute_study_bad_parameters(tmp_path, capsys, study, setting, fiel
 def test_empty_grid_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="factors"):
         _gmm(factors={})
+
+
+def test_report_draws_2d_samples_of_a_compute_study_side_by_side(tmp_path):
+    from scoreuq.report import write_report
+
+    out = tmp_path / "s"
+    studies.run_study(_gmm(), out, report=False, progress=lambda line: None)
+    for i, p in enumerate(sorted((out / "records").glob("*.json"))):  # give each record 2-D samples, as pushforward's have
+        rec = json.loads(p.read_text())
+        rec["extras"]["samples"] = [[float(i), 0.0], [0.0, 1.0], [1.0, 1.0]]
+        rec["extras"]["train_points"] = [[0.0, 0.0]]
+        p.write_text(json.dumps(rec))
+    write_report(out)
+    assert (out / "figures" / "samples.png").stat().st_size > 5000
+    assert "side by side" in (out / "report.html").read_text()

@@ -156,6 +156,7 @@ def test_pushforward_tiny(model, latent):
     out = T.pushforward(p, 0)
     v = out["values"]
     assert 0 <= v["bridge_lo"] <= v["bridge_mass"] <= v["bridge_hi"] <= 1
+    assert 0 <= v["core_lo"] <= v["core_mass"] <= v["core_hi"] <= 1 and v["core_mass"] <= v["bridge_mass"]
     assert v["mean_dist"] >= 0 and len(out["extras"]["samples"]) == 20
     f = T._pf_analyse([{"params": p, "seed": 0, "values": v, "extras": out["extras"]}])
     assert f
@@ -196,3 +197,12 @@ def test_beta_backward_trained_branch_learns():
             e_tr = (net.score(xt, tt) - ex).pow(2).mean().sqrt()
             e_0 = (zero.score(xt, tt) - ex).pow(2).mean().sqrt()
         assert e_tr < 0.5 * e_0, (tau, float(e_tr), float(e_0))
+
+
+def test_beta_backward_n_ref_defaults():
+    p = T._bb_resolved({"dataset": "swiss_roll"})
+    assert p["n_ref"] == 500 and p["betas"] == T.DEFAULT_BETAS["swiss_roll"]
+    assert T._bb_resolved({"dataset": "swiss_roll", "full": True})["n_ref"] == 2000
+    assert T._bb_resolved({"dataset": "swiss_roll", "n_ref": 300})["n_ref"] == 300
+    with pytest.raises(ValueError, match="n_ref"):
+        T._bb_check({"dataset": "swiss_roll", "n_ref": 5})

@@ -220,3 +220,30 @@ def class_shares(levels, train_shares, generated_shares, path, *, full_shares=No
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def point_panels(panels: dict, path, *, reference=None, ncols: int = 3, title: str | None = None) -> Path:
+    """Scatter plots of 2-D point sets side by side: ``panels`` maps a title to ``(n, 2)`` points
+    (lists or arrays); ``reference`` (optional ``(m, 2)``) is drawn in every panel in black, such
+    as the training points. Panels share their axes so the pictures compare directly."""
+    import numpy as np
+
+    plt = _plt()
+    k = max(1, len(panels))
+    nc = min(ncols, k)
+    nr = (k + nc - 1) // nc
+    fig, axes = plt.subplots(nr, nc, figsize=(3.4 * nc, 3.4 * nr), squeeze=False, sharex=True, sharey=True)
+    ref = None if reference is None else np.asarray(reference, dtype=float).reshape(-1, 2)
+    for ax, (name, pts) in zip(axes.flat, panels.items()):
+        p = np.asarray(pts, dtype=float).reshape(-1, 2)
+        ax.scatter(p[:, 0], p[:, 1], s=3, alpha=0.5)
+        if ref is not None:
+            ax.scatter(ref[:, 0], ref[:, 1], s=4, color="k")
+        ax.set_title(str(name), fontsize=9)
+        ax.set_aspect("equal", adjustable="box")
+    for ax in list(axes.flat)[k:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -122,8 +122,50 @@ def _figures(study_dir: Path, table: dict, study: dict) -> list:
     return out
 
 
+def _points_2d(obj) -> bool:
+    return isinstance(obj, list) and len(obj) > 0 and all(isinstance(p, list) and len(p) == 2 for p in obj[:5])
+
+
+def _compute_sample_images(study_dir: Path, table: dict) -> list:
+    """For a compute study whose records hold 2-D samples (``extras["samples"]``: a list of points, or
+    a mapping of names, possibly nested once, to such lists), one picture per setting (first seed), all
+    settings side by side: ``[(caption, path)]``."""
+    from . import figures
+
+    panels, ref, nested = {}, None, {}
+    for r in table["rows"]:
+        if r["seed"] != table["rows"][0]["seed"]:
+            continue
+        path = study_dir / "records" / f"{r['key']}.json"
+        if not path.is_file():
+            continue
+        ex = json.loads(path.read_text()).get("extras", {})
+        label = ", ".join(f"{k.split('.')[-1]} = {v}" for k, v in r["levels"].items())
+        smp = ex.get("samples")
+        if _points_2d(smp):
+            panels[label] = smp
+            if _points_2d(ex.get("train_points")):
+                ref = ex["train_points"]
+        elif isinstance(smp, dict):
+            for name, v in smp.items():
+                items = v.items() if isinstance(v, dict) else [("", v)]
+                for lv, pts in items:
+                    if _points_2d(pts):
+                        nested.setdefault(label, {})[f"{name} {lv}".strip()] = pts
+    out = []
+    if panels:
+        p = figures.point_panels(panels, study_dir / "figures" / "samples.png", reference=ref)
+        out.append(("generated samples of every setting side by side (first seed; black: training points)", p))
+    for i, (label, pan) in enumerate(nested.items()):
+        p = figures.point_panels(dict(list(pan.items())[:9]), study_dir / "figures" / f"samples_{i:02d}.png", title=label)
+        out.append((f"{label} (first seed)", p))
+    return out
+
+
 def _sample_images(study_dir: Path, table: dict) -> list:
     """The first seed's sample figure of every setting: ``[(caption, path)]``."""
+    if table.get("compute"):
+        return _compute_sample_images(study_dir, table)
     out, seen = [], set()
     for r in table["rows"]:
         if r["setting"] in seen:
