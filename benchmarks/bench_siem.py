@@ -14,7 +14,7 @@ import torch
 
 from _timing import interleaved, median_ratio
 from scoreuq import data, metrics, nets, processes, sampling
-from scoreuq.metrics.siem import SIEMRecorder
+from scoreuq.metrics import SIEMRecorder
 
 
 def main():

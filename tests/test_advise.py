@@ -27,14 +27,7 @@ from scoreuq.sampling import euler_maruyama
 TOL = 0.05
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the study runner pins it (``threads: 1``): on a shared 2-core machine the
-    small per-step tensors of the samplers ran 10-20x slower with 2 threads."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: measured: recommended beta - exact beta* (W1 = tol) is 1.96 for mu >= 10 and at most 2.51 (mu = 1, exact moments)
 MARGIN = 2.6

@@ -33,13 +33,7 @@ DIGITS = {
 DISTANCES = ("w1", "sliced_w1", "mmd2", "sinkhorn")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Bootstrap loops of small problems: one thread avoids oversubscription on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

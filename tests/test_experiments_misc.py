@@ -11,14 +11,7 @@ from scoreuq import experiments
 NAMES = ("manifold_distances", "ism_gaussian", "langevin_weights")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the study runner pins it (``threads: 1``): on a shared 2-core machine the
-    small per-step tensors of the samplers ran 10-20x slower with 2 threads."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 

@@ -18,14 +18,7 @@ GM2 = GaussianMixture(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These are many tiny tensor ops: with 2 threads on a shared 2-core machine OpenMP's
-    spin-waits made the 64-D exact-trace test ~10-30x slower (measured); restore afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _gauss64():

@@ -12,14 +12,7 @@ from scoreuq.metrics.resolved import assess, frechet_from_features, frechet_with
 from scoreuq.metrics.sinkhorn import entropic_ot, sinkhorn_divergence
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many tiny (60 x 50) Sinkhorn iterations: on 2 shared cores, intra-op threading made each
-    ~70x slower (2.7 ms vs 36 us measured); as tests/test_likelihood.py does, pin one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _clouds(d, n=60, m=50, seed=0):

@@ -7,8 +7,8 @@ import torch
 
 from scoreuq import sampling
 from scoreuq.data import GaussianMixture
-from scoreuq.metrics import siem as siem_mod
-from scoreuq.metrics.siem import SIEMRecorder, siem
+from scoreuq.metrics import trajectory as siem_mod
+from scoreuq.metrics.trajectory import SIEMRecorder, siem
 from scoreuq.processes import VPSDE, OrnsteinUhlenbeck
 
 GM = GaussianMixture([[-1.5, 0.0], [1.5, 0.0]], stds=0.5, weights=[1.0, 3.0])

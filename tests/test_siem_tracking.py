@@ -7,12 +7,7 @@ import torch
 from scoreuq import experiments
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_siem_tracking_runs_on_a_tiny_gmm_setting():

@@ -11,12 +11,7 @@ from scoreuq.nets import GAN, VAE
 from scoreuq.processes import OrnsteinUhlenbeck
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 PROC = OrnsteinUhlenbeck(alpha=0.3, beta=2.0, sigma=1.7, T=1.0)

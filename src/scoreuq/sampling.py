@@ -21,7 +21,7 @@ storing it: it is called once with the initial state (``k = 0``, ``t = times[0]`
 *added* to the state (already scaled, e.g. :math:`g(t_k)\sqrt{\Delta t}\,z_k` for
 Euler–Maruyama; the sum of all increments of the step when it has several, as with a
 corrector), or ``None`` when the step added none (ODE steps, the ``denoise`` step).
-:class:`scoreuq.metrics.siem.SIEMRecorder` is such a callback. With ``callback=None``
+:class:`scoreuq.metrics.SIEMRecorder` is such a callback. With ``callback=None``
 the samplers compute exactly what they computed without it (bit-identical outputs).
 """
 from __future__ import annotations

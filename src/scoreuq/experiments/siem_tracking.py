@@ -2,7 +2,7 @@ r"""Does SIEM track sample quality over training? (seed 004, Fig. 2)
 
 One training run of a shipped run config (``gmm``: the 2-D three-mode mixture, π exact;
 ``digits``: scikit-learn's 8×8 digits with the ScoreNet). Every ``eval_every`` epochs the EMA
-model samples ``n`` particles with the run's sampler while a :class:`~scoreuq.metrics.siem.SIEMRecorder`
+model samples ``n`` particles with the run's sampler while a :class:`~scoreuq.metrics.SIEMRecorder`
 reads the trajectory, and the samples are measured against held-out data: sliced W1, unbiased MMD²,
 the Fréchet distance on the small feature classifier (images), and the NLL of held-out points by the
 probability-flow ODE (:mod:`scoreuq.likelihood`). SIEM is read over the first ``window`` of the
@@ -16,7 +16,7 @@ an exact W1) costs the whole sampling run plus the distance.
 
 The paper (004, Fig. 2) reports SIEM tracking FID and W2 during U-Net training on CIFAR-10
 (its summary quotes ρ ≈ 0.89 with FID); the seed does not give the estimator, so ours is the
-deviation estimator documented in :mod:`scoreuq.metrics.siem`.
+deviation estimator documented in :mod:`scoreuq.metrics.trajectory`.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def _spearman_ci(x, y, n_boot: int, rng) -> tuple:
 
 def siem_tracking(params: dict, seed: int) -> dict:
     from .. import likelihood, metrics, runs, sampling
-    from ..metrics.siem import SIEMRecorder
+    from ..metrics import SIEMRecorder
     from ..studies.config import configs_dir
     from ..training import Trainer
 
@@ -210,7 +210,7 @@ def _estimators() -> dict:
         elif col == "checkpoints":
             est[col] = "evaluations of the EMA model, every eval_every epochs"
         else:
-            est[col] = "SIEM: deviation estimator (scoreuq.metrics.siem), reference = π (gmm) or held-out images; Fréchet / exact W1"
+            est[col] = "SIEM: deviation estimator (scoreuq.metrics.trajectory), reference = π (gmm) or held-out images; Fréchet / exact W1"
     return est
 
 

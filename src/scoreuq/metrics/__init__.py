@@ -7,7 +7,7 @@ from .fid import FeatureClassifier, classify, frechet_distance, train_feature_cl
 from .gaussian import kl_gaussian, tv_bound_gaussian, tv_bound_gaussian_1d, w1_gaussian_1d, w2_gaussian
 from .kernel import median_bandwidth, mmd
 from .resolved import Assessment, assess, frechet_from_features, frechet_with_floor, w1_lower_bound
-from .siem import SIEMRecorder, SIEMResult, siem
+from .trajectory import SIEMRecorder, SIEMResult, siem
 from .sinkhorn import entropic_ot, sinkhorn_divergence
 from .wasserstein import ConvergenceError, random_directions, sliced_wasserstein, wasserstein, wasserstein_1d
 
