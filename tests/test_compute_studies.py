@@ -185,3 +185,18 @@ def test_report_draws_2d_samples_of_a_compute_study_side_by_side(tmp_path):
     write_report(out)
     assert (out / "figures" / "samples.png").stat().st_size > 5000
     assert "side by side" in (out / "report.html").read_text()
+
+
+def test_a_study_folder_in_use_is_refused_and_a_stale_lock_is_taken_over(tmp_path, capsys):
+    import os
+    import socket
+
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / ".lock").write_text(f"{socket.gethostname()} {os.getpid()}\n")  # held by a live process (this one)
+    assert main(["study", "forward-gmm", "--out", str(out)]) == 2
+    assert "in use by process" in capsys.readouterr().err
+    assert not (out / "records").exists()
+    (out / ".lock").write_text(f"{socket.gethostname()} 2147483646\n")  # its process is gone
+    res = studies.run_study(_gmm(), out, report=False, progress=lambda line: None)
+    assert res.computed == 3 and not (out / ".lock").exists()  # released afterwards

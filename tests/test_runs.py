@@ -225,3 +225,18 @@ def test_circle_generalises_early_and_memorises_late():
     # late: C2 has risen, and C1 has gone more than halfway from its early value to the memorised one
     assert end["c2"] > early["c2"], (early, end)
     assert end["c1"] < 0.5 * (early["c1"] + c1_mem), (early, end, c1_mem)
+
+
+def test_sample_files_are_byte_identical_for_identical_samples():
+    import hashlib
+
+    from safetensors.torch import load
+
+    from scoreuq.runs.run import _safetensors_bytes
+
+    x = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
+    files = {hashlib.sha256(_safetensors_bytes({"samples": x}, {"sampler": "pc", "seed": "0", "z": "1"})).hexdigest()
+             for _ in range(8)}
+    assert len(files) == 1  # safetensors' own save orders its header from a hash map
+    data = _safetensors_bytes({"samples": x}, {"sampler": "pc", "seed": "0"})
+    assert torch.equal(load(data)["samples"], x)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -60,3 +61,54 @@ def file_digest(path, algorithm: str = "sha256") -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class FolderLocked(ValueError):
+    """Another live process holds the folder's lock (a usage error: exit code 2 on the CLI)."""
+
+
+class folder_lock:
+    """An exclusive lock on a folder for the duration of a ``with`` block: the file ``.lock`` (created
+    with O_EXCL) holds the owner's host and pid. A lock whose process is gone (same host, pid not
+    running) is stale and taken over; one held by a live process raises :class:`FolderLocked`."""
+
+    def __init__(self, folder, what: str = "folder"):
+        self.path = Path(folder) / ".lock"
+        self.what = what
+
+    def _try(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        return True
+
+    def __enter__(self):
+        if self._try():
+            return self
+        try:
+            host, pid = self.path.read_text().split()[:2]
+            pid = int(pid)
+        except (OSError, ValueError):
+            host, pid = None, None
+        alive = True
+        if host == socket.gethostname() and pid is not None:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+        if alive:
+            raise FolderLocked(f"the {self.what} {self.path.parent} is in use by process {pid} on {host} (lock file {self.path}); "
+                               "wait for it to finish, or remove the lock file if that process is gone")
+        self.path.unlink(missing_ok=True)  # stale: its process is gone
+        if not self._try():
+            raise FolderLocked(f"the {self.what} {self.path.parent} was locked by another process just now ({self.path})")
+        return self
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+        return False

@@ -12,6 +12,7 @@ Layout of a run directory (every file written atomically)::
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -212,17 +213,33 @@ def sample(run: Run, *, n: int | None = None, sampler: str | None = None, steps:
     return out if return_trajectory else out.cpu()
 
 
-def sample_to_file(run: Run, *, n=None, sampler=None, steps=None, seed: int = 0) -> Path:
-    """Sample and write ``samples/<sampler>-n<N>-seed<S>.safetensors`` and a figure beside it."""
-    from safetensors.torch import save_file
+def _safetensors_bytes(tensors: dict, metadata: dict) -> bytes:
+    """``safetensors.torch.save`` with its JSON header re-serialised with sorted keys: the library writes
+    the header from a hash map, so identical samples gave files that differed byte-wise. The format is
+    an 8-byte little-endian header length, the header (space-padded to 8 bytes), then the data, whose
+    offsets are relative to the data and so unchanged."""
+    import struct
 
+    from safetensors.torch import save
+
+    raw = save(tensors, metadata=metadata)
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.dumps(json.loads(raw[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return struct.pack("<Q", len(header)) + header + raw[8 + n:]
+
+
+def sample_to_file(run: Run, *, n=None, sampler=None, steps=None, seed: int = 0) -> Path:
+    """Sample and write ``samples/<sampler>-n<N>-seed<S>.safetensors`` (byte-identical for identical
+    samples) and a figure beside it."""
     from .. import figures
 
     x = sample(run, n=n, sampler=sampler, steps=steps, seed=seed)
     tag = (sampler or run.config.sample.sampler) if run.is_score else run.config.model.kind
     path = run.dir / "samples" / f"{tag}-n{x.shape[0]}-seed{seed}.safetensors"
     path.parent.mkdir(exist_ok=True)
-    atomic_write(path, lambda tmp: save_file({"samples": x.contiguous()}, str(tmp), metadata={"sampler": tag, "seed": str(seed)}))
+    data = _safetensors_bytes({"samples": x.contiguous()}, {"sampler": tag, "seed": str(seed)})
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     figures.samples_figure(x[:2000], path.with_suffix(".png"), reference=run.data.test[:2000] if run.data.image_shape is None else None,
                            image_shape=run.data.image_shape, title=f"generated ({tag})")
     return path

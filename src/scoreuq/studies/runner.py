@@ -8,6 +8,7 @@ Layout of a study directory::
       environment.json     software versions, CPU count, threads, executor of the last call
       runs/<key>/          one run directory per run (config.yaml, checkpoints/, samples/, metrics.json, bound.json)
       records/<key>.json   one record per finished run, written atomically by the driver
+      .lock                held while a `scoreuq study` runs on the folder (a second one stops at once)
       timings/<key>.json   its per-stage wall times (train, sample, evaluate, bound; or compute) and device
       cache/               what runs share (the feature classifier of an image data set and seed)
       table.csv  summary.csv  table.json  figures/  report.html  report.md
@@ -28,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._io import atomic_write_json, atomic_write_text
+from .._io import atomic_write_json, atomic_write_text, folder_lock
 from ..runs.config import ConfigError
 from .config import StudyConfig, check_executor, identity_of
 
@@ -411,8 +412,6 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
     """
     import yaml
 
-    from .table import write_table
-
     if progress is None:
         def progress(line):
             print(line, flush=True)
@@ -431,6 +430,16 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
         if _jsonable(old) != _jsonable(study.identity()):
             raise ConfigError(f"{out} holds a different study; choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "study folder"):  # a second `scoreuq study` on this folder stops at once
+        return _run_locked(study, out, specs, executor, workers, scheduler, report, progress)
+
+
+def _run_locked(study, out, specs, executor, workers, scheduler, report, progress) -> StudyResult:
+    import yaml
+
+    from .table import write_table
+
+    yaml_path = out / "study.yaml"
     atomic_write_text(yaml_path, yaml.safe_dump(_jsonable(study.to_dict()), sort_keys=False))
     done = load_records(out)
     tasks, skipped = [], 0
