@@ -90,3 +90,26 @@ def test_lazy_package_attributes():
     assert "studies" in dir(su)
     with pytest.raises(AttributeError):
         su.not_a_module
+
+
+def test_runtime_failure_is_a_message_and_exit_1(monkeypatch, capsys):
+    import scoreuq.cli as cli
+
+    def boom(args):
+        raise RuntimeError("the figure could not be laid out")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with(parser(), boom))
+    monkeypatch.delenv("SCOREUQ_TRACEBACK", raising=False)
+    assert cli.main(["report", "somewhere"]) == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError: the figure could not be laid out" in err and "Traceback" not in err
+    monkeypatch.setenv("SCOREUQ_TRACEBACK", "1")
+    with pytest.raises(RuntimeError):
+        cli.main(["report", "somewhere"])
+
+
+def _with(parser, func):
+    for action in parser._subparsers._group_actions[0].choices.values():
+        action.set_defaults(func=func)
+    return parser

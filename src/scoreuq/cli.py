@@ -390,6 +390,13 @@ def main(argv=None) -> int:
     except StudyError as exc:
         print(f"scoreuq {args.command}: {exc}; finished runs are kept, run the same command again to resume", file=sys.stderr)
         return 1
+    except Exception as exc:  # a genuine runtime failure: a message and exit code 1, the traceback on request
+        import os
+
+        if os.environ.get("SCOREUQ_TRACEBACK"):
+            raise
+        print(f"scoreuq {args.command}: {type(exc).__name__}: {exc} (set SCOREUQ_TRACEBACK=1 to see the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
