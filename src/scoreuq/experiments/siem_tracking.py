@@ -100,7 +100,7 @@ def siem_tracking(params: dict, seed: int) -> dict:
     is_image = rd.image_shape is not None
     clf = None
     if is_image:
-        clf, _ = runs.run._classifier(run, None)
+        clf, _ = runs.feature_classifier(run)
     reference = rd.truth if (rd.truth is not None and not is_image) else test
     g_nll = torch.Generator().manual_seed(seed + 7)
     nll_points = test[torch.randperm(test.shape[0], generator=g_nll)[: p["n_nll"]]].to(torch.float64)
@@ -109,7 +109,8 @@ def siem_tracking(params: dict, seed: int) -> dict:
     c = cfg.sample
 
     def ev(model, epoch):
-        score = runs.score_fn_of(model)
+        was_training = model.training
+        score = runs.score_fn_of(model)  # puts the model in eval mode; restored below
         rec = SIEMRecorder(reference=reference, process=run.process)
         k_win = max(1, math.ceil(p["window"] * c.steps))
         stamps = {}
@@ -155,7 +156,7 @@ def siem_tracking(params: dict, seed: int) -> dict:
                      ("siem_window_ratio", r_win.ratio if r_win.ratio is not None else float("nan")), ("sliced_w1", sw),
                      ("mmd2", mmd2), ("frechet", fr), ("nll", float(nll.mean))):
             curves[k].append(float(v))
-        model.train()
+        model.train(was_training)
         return {}
 
     tcfg = type(cfg.train)(**{**cfg.train.to_dict(), "eval_every": p["eval_every"]})

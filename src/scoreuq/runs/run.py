@@ -254,7 +254,7 @@ def load_samples(path) -> torch.Tensor:
         raise ConfigError(f"{path} is not a samples file written by scoreuq sample: {exc}") from None
 
 
-def _classifier(run: Run, path=None):
+def feature_classifier(run: Run, path=None):
     """The feature classifier of a run's image data, trained once and cached (safetensors) at ``path``
     (default ``eval/classifier.safetensors`` in the run directory). It depends only on the data set,
     its held-out split and the seed, so runs differing in anything else can share one cache."""
@@ -466,7 +466,7 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     test = rd.test.float()
     clf = acc = None
     if rd.image_shape is not None:
-        clf, acc = _classifier(run, classifier_cache)
+        clf, acc = feature_classifier(run, classifier_cache)
     assessed, est, reference, extra = _distance_assessments(run, x, g, max_exact=max_exact, n_projections=n_projections,
                                                             classifier=clf)
     lower = metrics.w1_lower_bound(x.flatten(1).double(), test.flatten(1).double(), generator=g)
