@@ -23,6 +23,7 @@ SCRIPT = textwrap.dedent(
     from scoreuq.training import TrainConfig, Trainer
 
     run_dir, kill_at = sys.argv[1], int(sys.argv[2])
+    injected = len(sys.argv) > 3 and sys.argv[3] == "sgd"
     torch.manual_seed(0)
     torch.set_num_threads(1)
     data = GaussianMixture([[-2.0, 0.0], [2.0, 0.0]], stds=0.5).sample(256, generator=torch.Generator().manual_seed(1))
@@ -32,33 +33,68 @@ SCRIPT = textwrap.dedent(
             os.kill(os.getpid(), 9)
         return {}
     cfg = TrainConfig(epochs=12, batch_size=64, lr=1e-3, seed=3, checkpoint_every=1, eval_every=1)
-    Trainer(model, OrnsteinUhlenbeck(), data, cfg, run_dir=run_dir, eval_fn=eval_fn).fit()
+    kw = {}
+    if injected:  # an injected optimiser and LR scheduler, checkpointed with the rest
+        kw = dict(optimizer=lambda p: torch.optim.SGD(p, lr=5e-2, momentum=0.9),
+                  scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5))
+    Trainer(model, OrnsteinUhlenbeck(), data, cfg, run_dir=run_dir, eval_fn=eval_fn, **kw).fit()
     """
 )
 
 
-def run_script(tmp_path, run_dir, kill_at):
+def run_script(tmp_path, run_dir, kill_at, optimizer="adam"):
     script = tmp_path / "train_script.py"
     script.write_text(SCRIPT)
-    return subprocess.run([sys.executable, str(script), str(run_dir), str(kill_at)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, str(script), str(run_dir), str(kill_at), optimizer], capture_output=True, text=True)
 
 
-def test_kill_9_then_resume_gives_identical_weights(tmp_path):
-    killed = run_script(tmp_path, tmp_path / "a", kill_at=7)
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_kill_9_then_resume_gives_identical_weights(tmp_path, optimizer):
+    killed = run_script(tmp_path, tmp_path / "a", kill_at=7, optimizer=optimizer)
     assert killed.returncode == -9, killed.stderr
     assert int(load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")["epoch"]) == 6
-    resumed = run_script(tmp_path, tmp_path / "a", kill_at=-1)
+    resumed = run_script(tmp_path, tmp_path / "a", kill_at=-1, optimizer=optimizer)
     assert resumed.returncode == 0, resumed.stderr
-    straight = run_script(tmp_path, tmp_path / "b", kill_at=-1)
+    straight = run_script(tmp_path, tmp_path / "b", kill_at=-1, optimizer=optimizer)
     assert straight.returncode == 0, straight.stderr
     a = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")
     b = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")
     assert a["epoch"] == b["epoch"] == 12
+    if optimizer == "sgd":
+        assert a["scheduler"] == b["scheduler"] and a["scheduler"]["last_epoch"] == 12
+        assert a["optimizer"]["param_groups"][0]["lr"] == pytest.approx(5e-2 * 0.5**4)  # the schedule resumed
     for k in b["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     for k in b["ema"]:
         assert torch.equal(a["ema"][k], b["ema"][k]), k
     assert a["loss"] == b["loss"]
+
+
+def test_fit_returns_the_ema_model_and_injected_optimiser_is_used(tmp_path):
+    tr = small_trainer(tmp_path)
+    out = tr.fit()
+    assert out is tr.ema_model is tr.ema.module and out is not tr.model
+    assert len(tr.history.loss) == 3
+    sgd = Trainer(ScoreMLP(2, 1, 8), OrnsteinUhlenbeck(), torch.randn(64, 2), TrainConfig(epochs=2, batch_size=32),
+                  optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+                  scheduler=lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.5))
+    sgd.fit()
+    assert isinstance(sgd.optimizer, torch.optim.SGD) and sgd.optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="optimizer must return a torch.optim.Optimizer"):
+        Trainer(ScoreMLP(2, 1, 8), OrnsteinUhlenbeck(), torch.randn(8, 2), TrainConfig(), optimizer=lambda p: None)
+    # a checkpoint written without a scheduler does not silently resume one
+    with pytest.raises(CheckpointError, match="scheduler"):
+        Trainer(ScoreMLP(2, 1, 8), OrnsteinUhlenbeck(), torch.randn(64, 2), TrainConfig(epochs=3, batch_size=32, checkpoint_every=1),
+                run_dir=tmp_path, scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 1)).load()
+
+
+def test_divergence_message_says_whether_a_checkpoint_exists(tmp_path):
+    torch.manual_seed(0)
+    tr = Trainer(ScoreMLP(2, 1, 8), OrnsteinUhlenbeck(), torch.randn(64, 2) * 1e30,
+                 TrainConfig(epochs=2, batch_size=32, checkpoint_every=1), run_dir=tmp_path / "fresh")
+    with pytest.raises(TrainingDiverged, match="no checkpoint had been written yet") as exc:
+        tr.fit()
+    assert exc.value.checkpoint is None and "last good checkpoint" not in str(exc.value)
 
 
 def small_trainer(tmp_path, **kw):
@@ -178,7 +214,8 @@ def test_early_stopping_on_held_out_metric(tmp_path):
     scores = iter([3.0, 2.0, 2.5, 2.6, 2.7, 1.0])
     tr = small_trainer(tmp_path, epochs=6, eval_every=1, early_stopping_metric="w1", patience=2)
     tr.eval_fn = lambda m, e: {"w1": next(scores)}
-    h = tr.fit()
+    tr.fit()
+    h = tr.history
     assert h.stopped_early and len(h.loss) == 4 and [e["w1"] for e in h.evals] == [3.0, 2.0, 2.5, 2.6]
 
 

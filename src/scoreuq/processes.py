@@ -131,8 +131,18 @@ class ForwardProcess:
         return torch.ones_like(t)
 
 
-def _param_tensor(value) -> torch.Tensor:
-    return torch.as_tensor(value, dtype=torch.float64)
+def _param_tensor(value, name: str = "alpha") -> torch.Tensor:
+    def bad(x):
+        if isinstance(x, (list, tuple)):
+            return any(bad(y) for y in x)
+        return isinstance(x, (str, bytes, bool, dict))
+
+    if bad(value):
+        raise ValueError(f"{name} must be a number or a list of numbers, got {value!r}")
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name} must be a number or a list of numbers, got {value!r} ({exc})") from None
 
 
 class OrnsteinUhlenbeck(ForwardProcess):

@@ -48,7 +48,12 @@ __all__ = ["TrainConfig", "Trainer", "PushforwardTrainer", "TrainingDiverged", "
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite. ``checkpoint`` is the path of the last good checkpoint
+    on disk (kept), or None when this run has none yet (its message says which)."""
+
+    def __init__(self, message: str, checkpoint: Path | None = None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 class CheckpointError(ValueError):
@@ -282,10 +287,22 @@ class Trainer:
     run_dir : folder for ``checkpoints/`` (optional; without it nothing is written)
     true_score : callable ``(x, t)`` for the ESM objective
     eval_fn : callable ``(ema_model, epoch) -> dict`` run every ``eval_every`` epochs
+    optimizer : callable ``params -> torch.optim.Optimizer`` (default
+        ``lambda params: torch.optim.Adam(params, lr=config.lr)``), e.g.
+        ``lambda params: torch.optim.SGD(params, lr=1e-2, momentum=0.9)``
+    scheduler : callable ``optimizer -> LR scheduler`` (optional), e.g.
+        ``lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10)``; stepped once per
+        epoch, after the epoch's optimisation steps
+
+    The optimiser's and the scheduler's states are checkpointed, so a resumed run is
+    bit-identical to an uninterrupted one with injected ones too (build them the same way
+    on resume). :meth:`fit` returns the trained EMA model, also at :attr:`ema_model`;
+    :attr:`model` is the network being optimised.
     """
 
     def __init__(self, model, process, data: torch.Tensor, config: TrainConfig, *, run_dir=None,
-                 true_score: Callable | None = None, eval_fn: Callable | None = None):
+                 true_score: Callable | None = None, eval_fn: Callable | None = None,
+                 optimizer: Callable | None = None, scheduler: Callable | None = None):
         _check_data(data, "data must be a tensor of shape (N, ...) with N >= 1", data_ndim=None)
         if config.objective == "esm" and true_score is None:
             raise ValueError("the esm objective needs true_score")
@@ -303,7 +320,8 @@ class Trainer:
                 torch.autocast(data.device.type, dtype=torch.bfloat16)
             except (AssertionError, RuntimeError, ValueError) as exc:
                 raise ValueError(f"amp='bf16' is not supported on device {data.device}: {str(exc).splitlines()[0]}") from None
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.optimizer = _make_optimizer(optimizer, model.parameters(), config.lr)
+        self.scheduler = _make_scheduler(scheduler, self.optimizer)
         self._init_state(model, process, data, config, run_dir, true_score, eval_fn)
 
     def _init_state(self, model, process, data, config, run_dir, true_score, eval_fn) -> None:
@@ -324,6 +342,11 @@ class Trainer:
         self._unlogged = []  # finished epochs not yet in history.loss
         self._good_checkpoint = False  # this fit loaded or wrote the checkpoint (a state to roll back to)
 
+    @property
+    def ema_model(self) -> torch.nn.Module:
+        """The trained model to use: the EMA average of :attr:`model` (what :meth:`fit` returns)."""
+        return self.ema.module
+
     # ------------------------------------------------------------------ checkpoints
     @property
     def checkpoint_path(self) -> Path | None:
@@ -334,6 +357,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "optimizer": self._optimizer_state(),
+            **({"scheduler": self.scheduler.state_dict()} if getattr(self, "scheduler", None) is not None else {}),
             "rng": self.generator.get_state(),
             "rng_device": self.generator.device.type,
             "epoch": self.epoch,
@@ -363,6 +387,10 @@ class Trainer:
             self.model.load_state_dict(st["model"])
             self.ema.load_state_dict(st["ema"])
             self._load_optimizer_state(st["optimizer"])
+            if getattr(self, "scheduler", None) is not None:
+                if "scheduler" not in st:
+                    raise KeyError("the checkpoint has no LR-scheduler state, but this trainer has a scheduler")
+                self.scheduler.load_state_dict(st["scheduler"])
             self.epoch = int(st["epoch"])
             self._restore_rng(st["rng"], st.get("rng_device"))
             self.history.loss = [float(v) for v in st["loss"]]
@@ -502,16 +530,21 @@ class Trainer:
     def _diverged(self, loss, epoch: int | None = None, rolled_back: int | None = None) -> TrainingDiverged:
         value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
         epoch = self.epoch if epoch is None else epoch
+        ck = self.checkpoint_path
+        on_disk = ck if ck is not None and ck.is_file() else None
         if rolled_back is not None:
-            kept = f"the trainer was rolled back to the last good checkpoint ({self.checkpoint_path}, epoch {rolled_back})"
-        elif self.config.log_every > 1:
-            kept = (f"the last good checkpoint ({self.checkpoint_path or 'none written'}) is kept; the weights in memory may hold"
-                    f" up to log_every={self.config.log_every} steps past the non-finite loss")
+            kept = f"the trainer was rolled back to the last good checkpoint ({ck}, epoch {rolled_back})"
+        elif on_disk is not None:
+            kept = f"the last good checkpoint ({on_disk}) is kept"
+        elif ck is not None:
+            kept = "no checkpoint had been written yet (there is no earlier state to go back to)"
         else:
-            kept = f"the last good checkpoint ({self.checkpoint_path or 'none written'}) is kept"
+            kept = "no checkpoint to go back to (none written: the trainer has no run_dir)"
+        if rolled_back is None and self.config.log_every > 1:
+            kept += f"; the weights in memory may hold up to log_every={self.config.log_every} steps past the non-finite loss"
         return TrainingDiverged(
             f"loss became {value} at epoch {epoch + 1}; training stopped, {kept}."
-            f" Lower lr (now {self.config.lr:g}) or set grad_clip."
+            f" Lower train.lr (now {self.config.lr:g}) or set train.grad_clip.", checkpoint=on_disk
         )
 
     def _step(self, batch) -> torch.Tensor:
@@ -577,8 +610,10 @@ class Trainer:
                     b.copy_(v)
         return net
 
-    def fit(self, *, resume: bool = True) -> History:
-        """Train until ``config.epochs`` (or early stopping); resumes from the last checkpoint if one exists."""
+    def fit(self, *, resume: bool = True) -> torch.nn.Module:
+        """Train until ``config.epochs`` (or early stopping); resumes from the last checkpoint if one exists.
+
+        Returns the trained EMA model (:attr:`ema_model`); the loss history is :attr:`history`."""
         c = self.config
         self._good_checkpoint = False
         self._pending, self._acc, self._unlogged = [], {}, []
@@ -588,11 +623,16 @@ class Trainer:
         self._ema_groups = None  # the model may have been moved or reloaded since the last fit
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=c.epochs, initial=self.epoch, disable=not c.progress, desc="train", unit="epoch")
+        # progress=True shows the bar on a terminal only (tqdm's disable=None), so logs get no frames;
+        # SCOREUQ_PROGRESS=1 (the CLI's --verbose) shows it off a terminal too
+        disable = True if not c.progress else (False if os.environ.get("SCOREUQ_PROGRESS") == "1" else None)
+        bar = tqdm(total=c.epochs, initial=self.epoch, disable=disable, desc="train", unit="epoch")
         try:
             with self._fast_path():
                 while self.epoch < c.epochs:
                     self._run_epoch()
+                    if getattr(self, "scheduler", None) is not None:
+                        self.scheduler.step()
                     self.epoch += 1
                     self._unlogged.append(self.epoch - 1)
                     bar.update(1)
@@ -611,7 +651,7 @@ class Trainer:
                 self._log(sync=True)
         finally:
             bar.close()
-        return self.history
+        return self.ema.module
 
     def _evaluate(self) -> bool:
         """Run eval_fn on the EMA model; returns True when early stopping triggers."""
@@ -629,6 +669,28 @@ class Trainer:
         else:
             self._bad_evals += 1
         return self._bad_evals >= self.config.patience
+
+
+def _make_optimizer(factory, params, lr):
+    if factory is None:
+        return torch.optim.Adam(params, lr=lr)
+    if not callable(factory):
+        raise ValueError(f"optimizer must be a callable params -> torch.optim.Optimizer, got {type(factory).__name__}")
+    opt = factory(params)
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must return a torch.optim.Optimizer, got {type(opt).__name__}")
+    return opt
+
+
+def _make_scheduler(factory, optimizer):
+    if factory is None:
+        return None
+    if not callable(factory):
+        raise ValueError(f"scheduler must be a callable optimizer -> LR scheduler, got {type(factory).__name__}")
+    sch = factory(optimizer)
+    if not all(hasattr(sch, a) for a in ("step", "state_dict", "load_state_dict")):
+        raise ValueError(f"scheduler must return an LR scheduler (with step, state_dict, load_state_dict), got {type(sch).__name__}")
+    return sch
 
 
 class PushforwardTrainer(Trainer):

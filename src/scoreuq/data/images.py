@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,8 +157,9 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
             data = f.read()
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{path} is corrupted or truncated: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:  # a flipped byte in a gzip stream is a zlib.error, not an OSError
+        raise ValueError(f"{path} is corrupted or truncated ({type(exc).__name__}: {exc}); "
+                         "restore the file, or load it with verify: true to check the official checksum") from None
     if len(data) < 8:
         raise ValueError(f"{path} is truncated: {len(data)} bytes")
     got_magic = int.from_bytes(data[:4], "big")

@@ -69,7 +69,62 @@ def _construct(section, cls, params, defaults=None, skip=()):
     try:
         return cls(**kw)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{section}.params: {exc}") from None
+        msg = str(exc)
+        for k in sorted(kw, key=len, reverse=True):  # "T must be ..." -> "process.params.T must be ..."
+            if msg.startswith(f"{k} ") or msg.startswith(f"{k}:"):
+                raise ConfigError(f"{section}.params.{msg}") from None
+        raise ConfigError(f"{section}.params: {msg}") from None
+
+
+def _numeric(name: str, v, ndims: tuple):
+    """``v`` as a float64 array if it is a number or a rectangular nested list of numbers with one of the
+    dimension counts ``ndims``; else a ConfigError naming ``name``."""
+    import numpy as np
+
+    def bad(x):
+        if isinstance(x, (list, tuple)):
+            return any(bad(y) for y in x)
+        return isinstance(x, bool) or not isinstance(x, (int, float))
+
+    what = " or ".join({0: "a number", 1: "a list of numbers", 2: "a list of lists of numbers (K, d)",
+                        3: "a list of K (d, d) matrices"}[n] for n in ndims)
+    if bad(v):
+        raise ConfigError(f"{name} must be {what}, got {v!r}")
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except ValueError:
+        raise ConfigError(f"{name} must be {what} with rows of equal length, got {v!r}") from None
+    if a.ndim not in ndims or 0 in a.shape:
+        raise ConfigError(f"{name} must be {what} (non-empty), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ConfigError(f"{name} must hold finite numbers, got {v!r}")
+    return a
+
+
+def _check_gaussian_mixture(params: dict) -> None:
+    """Shapes and values of a Gaussian mixture's ``means`` (K, d), ``stds`` (scalar, (K,) or (K, d), >= 0),
+    ``weights`` ((K,), > 0) and ``covariances`` ((K, d, d)), each error naming ``data.params.<key>``."""
+    allowed = ("means", "stds", "weights", "covariances")
+    for k in params:
+        if k not in allowed:
+            raise ConfigError(f"unknown key data.params.{k} for GaussianMixture (allowed: {', '.join(allowed)})")
+    if "means" not in params:
+        raise ConfigError("data.params.means is required when data.params is given for gaussian_mixture "
+                          f"(a list of K component means, e.g. {_DEFAULT_GM['means']})")
+    m = _numeric("data.params.means", params["means"], (1, 2))
+    K, d = m.shape[0], (m.shape[1] if m.ndim == 2 else 1)
+    if "stds" in params:
+        s = _numeric("data.params.stds", params["stds"], (0, 1, 2))
+        if s.shape not in ((), (K,), (K, d)) or (s < 0).any():
+            raise ConfigError(f"data.params.stds must be >= 0, a number or of shape ({K},) or ({K}, {d}), got {params['stds']!r}")
+    if params.get("weights") is not None:
+        w = _numeric("data.params.weights", params["weights"], (1,))
+        if w.shape != (K,) or (w <= 0).any():
+            raise ConfigError(f"data.params.weights must be {K} numbers > 0 (one per mean), got {params['weights']!r}")
+    if params.get("covariances") is not None:
+        c = _numeric("data.params.covariances", params["covariances"], (3,))
+        if c.shape != (K, d, d):
+            raise ConfigError(f"data.params.covariances must have shape ({K}, {d}, {d}), got {c.shape}")
 
 
 def build_process(cfg: RunConfig):
@@ -124,6 +179,8 @@ def build_data(cfg: RunConfig) -> RunData:
                        labels_test=ds.labels[test_idx], labels_full=ds.labels, train_labels_all=train_labels_all,
                        imbalance=imb, image_shape=ds.shape)
     if d.name == "gaussian_mixture":
+        if d.params:
+            _check_gaussian_mixture(d.params)
         truth = _construct("data", _data.GaussianMixture, d.params, defaults=None if d.params else _DEFAULT_GM)
     elif d.name == "circle":
         params = dict(d.params)

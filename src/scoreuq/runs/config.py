@@ -15,6 +15,7 @@ any work starts::
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -63,10 +64,12 @@ def _float(name, v, low=None, high=None, low_open=True, high_open=False):
     v = float(v)
     lo_ok = low is None or (v > low if low_open else v >= low)
     hi_ok = high is None or (v < high if high_open else v <= high)
-    if not (lo_ok and hi_ok) or v != v:
-        lb = "(" if low_open else "["
-        rb = ")" if high_open else "]"
-        raise ConfigError(f"{name} must lie in {lb}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{rb}, got {v!r}")
+    if not (lo_ok and hi_ok) or not math.isfinite(v):  # NaN and ±inf are never a setting (snr: .inf broke the sampler)
+        if high is None:
+            rng = "" if low is None else f" {'>' if low_open else '>='} {low:g}"
+        else:
+            rng = f" in {'(' if low_open else '['}{low if low is not None else '-inf'}, {high}{')' if high_open else ']'}"
+        raise ConfigError(f"{name} must be a finite number{rng}, got {v!r}")
     return v
 
 
@@ -260,6 +263,8 @@ def load_config(path) -> RunConfig:
     from .. import _yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory; give a run config YAML file (see configs/gmm.yaml)")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
