@@ -28,7 +28,7 @@ the CPU too:
 Limits: the fake backend must be registered (:func:`fake_device`) before the process's first
 backward pass (the autograd engine sizes its device queues once), hence the call at import in
 tests/test_device.py; forward-mode AD (``torch.func.jvp``) does not run on wrapper subclasses in
-torch 2.13, so tests substitute :func:`reverse_jvp` (double vjp) for the estimators' ``jvp``;
+torch 2.13 (the bound's estimators use reverse mode only; :func:`reverse_jvp` is a double-vjp JVP for other code);
 ``torch.save`` writes a fake tensor as a CPU tensor (``map_location`` is not exercised). The values are computed on the CPU, so numerics are CPU numerics (no TF32, no
 non-deterministic kernels); ops that CUDA forbids for other reasons (e.g. unsupported dtypes,
 pinned memory, streams) are not simulated; ``torch.cuda.*`` calls are not intercepted (code

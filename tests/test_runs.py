@@ -240,3 +240,46 @@ def test_sample_files_are_byte_identical_for_identical_samples():
     assert len(files) == 1  # safetensors' own save orders its header from a hash map
     data = _safetensors_bytes({"samples": x}, {"sampler": "pc", "seed": "0"})
     assert torch.equal(load(data)["samples"], x)
+
+
+def test_range_warning_for_samples_far_outside_the_data():
+    from scoreuq.runs.build import RunData
+    from scoreuq.runs.run import _range_warnings
+
+    g = torch.Generator().manual_seed(0)
+    data = torch.rand(500, 2, generator=g)  # the data span [0, 1]^2
+    rd = RunData(train=data[:400], test=data[400:])
+    inside = torch.rand(1000, 2, generator=g) * 1.8 - 0.4  # within half a range of the data: no warning
+    assert _range_warnings(inside, rd) == []
+    few = inside.clone()
+    few[:10] = 5.0  # 1%: tail points, tolerated
+    assert _range_warnings(few, rd) == []
+    many = inside.clone()
+    many[:50, 1] = -3.0  # 5% far outside in one coordinate
+    (w,) = _range_warnings(many, rd)
+    assert "50 of 1000" in w and "far outside the data's range" in w
+    # a constant coordinate (an image's blank border) borrows the typical range: faint noise is fine
+    img = torch.cat([torch.rand(500, 3, generator=g), torch.zeros(500, 1)], 1)
+    rd_img = RunData(train=img, test=img[:50])
+    assert _range_warnings(torch.cat([torch.rand(200, 3, generator=g), torch.full((200, 1), 0.2)], 1), rd_img) == []
+
+
+def test_progress_bar_only_on_a_terminal_unless_verbose(tmp_path, capsys):
+    cfg = _write(tmp_path, TINY)
+    assert main(["train", str(cfg), "--out", str(tmp_path / "a")]) == 0  # stderr is captured: not a terminal
+    assert "epoch" not in capsys.readouterr().err
+    assert main(["train", str(cfg), "--out", str(tmp_path / "b"), "--verbose"]) == 0
+    assert "3/3" in capsys.readouterr().err  # tqdm's frames
+    assert "SCOREUQ_PROGRESS" not in __import__("os").environ  # restored after the command
+
+
+def test_evaluate_json_prints_one_document(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["train", str(_write(tmp_path, TINY)), "--out", str(out), "-q"]) == 0
+    rd = out / "00000-tiny"
+    capsys.readouterr()
+    assert main(["evaluate", str(rd), "--n", "20", "--nll", "0", "--json"]) == 0
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)  # stdout is one JSON document
+    assert set(doc["generated_vs_heldout"]) >= {"w1", "mmd2"} and isinstance(doc["warnings"], list)
+    assert doc == json.loads((rd / "metrics.json").read_text())

@@ -6,8 +6,10 @@ code 2 and a message naming the option, and leaves no partial output behind.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ._version import __version__
@@ -47,6 +49,20 @@ def _positive_int(name):
     return parse
 
 
+def _check_out(option: str, path) -> Path:
+    """``path`` as an output folder: refused (a UsageError naming ``option``) when it, or the nearest
+    existing folder above it, is not a directory."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{option} must be a directory (it is created if missing), but {p} is an existing file")
+    q = p.absolute()
+    while not q.exists():
+        q = q.parent
+    if not q.is_dir():
+        raise UsageError(f"{option} {p} cannot be created: {q} is a file, not a directory")
+    return p
+
+
 def _cmd_demo(args) -> int:
     """Exact-score demo: sample a 2-D Gaussian mixture and measure W1 to the truth."""
     import torch
@@ -54,9 +70,7 @@ def _cmd_demo(args) -> int:
     from . import data, metrics, processes, sampling
     from ._io import atomic_write, atomic_write_json
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out must be a directory, got the file {out}")
+    out = _check_out("--out", args.out)
     g = torch.Generator().manual_seed(args.seed)
     gm = data.GaussianMixture([[-4.0, -4.0], [4.0, -4.0], [0.0, 4.0]], stds=[0.6, 0.8, 1.0], weights=[0.1, 0.3, 0.6])
     ou = processes.OrnsteinUhlenbeck(alpha=0.0, beta=1.0, sigma=2**0.5, T=6.0)
@@ -108,6 +122,7 @@ def _cmd_train(args) -> int:
     """Train the run of a YAML config into an auto-numbered run directory."""
     from . import runs
 
+    _check_out("--out", args.out)
     cfg = runs.load_config(args.config)
     run = runs.prepare(cfg, device=args.device)  # validates everything; nothing is written before this succeeds
     if args.dry_run:
@@ -149,6 +164,13 @@ def _cmd_evaluate(args) -> int:
     if not args.nll_rtol > 0:
         raise UsageError(f"--nll-rtol must be > 0, got {args.nll_rtol}")
     res = runs.evaluate(run, samples, n=args.n, seed=args.seed, nll=args.nll if run.is_score else 0, nll_rtol=args.nll_rtol)
+    if not args.quiet:
+        for w in res.get("warnings", ()):
+            print(f"scoreuq evaluate: warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(res, default=float))
+        print(f"wrote {Path(args.run) / 'metrics.json'}", file=sys.stderr)
+        return 0
     asm = res.get("assessments") or {}
     lvl = f"{res.get('level', 0.95):.0%}"
     print(f"{'metric':<11}{'gen vs held-out':>16}{'floor':>12}{'excess':>12}{'spread':>11}{'  ' + lvl + ' CI of excess':>26}  resolved")
@@ -181,10 +203,26 @@ def _cmd_bound(args) -> int:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     run = runs.load_run(args.run, device=args.device)
     res = runs.bound(run, estimators=args.estimators, eps=args.eps, delta=args.delta, C=args.C, R=args.R, omega=args.omega,
-                     n_sub=args.n_sub, seeds=tuple(range(args.seeds)), d1=args.d1, kde_rule=args.kde_rule)
+                     n_sub=args.n_sub, seeds=tuple(range(args.seeds)), d1=args.d1, kde_rule=args.kde_rule, c2_kind=args.c2,
+                     search=not args.no_search, optimise=not args.no_optimise, level=args.level)
+    if args.json:
+        import json
+
+        print(json.dumps({k: v for k, v in res.items() if k != "markdown"}, default=float))
+        print(f"wrote {Path(args.run) / 'bound.json'} and {Path(args.run) / 'bound.md'}", file=sys.stderr)
+        return 0
     print(res["markdown"])
     print(f"wrote {Path(args.run) / 'bound.json'} and {Path(args.run) / 'bound.md'}")
     return 0
+
+
+def _omega(v: str):
+    if v == "process":
+        return v
+    try:
+        return float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--omega must be a number > 0 or 'process', got {v!r}") from None
 
 
 def _parse_set(items) -> dict:
@@ -241,15 +279,36 @@ def _cmd_study(args) -> int:
         raise UsageError("--dataset, --mnist-dir and --scheme change the data of a training study; "
                          f"{args.study} is a compute study (set its parameters with --set NAME=VALUE)")
     study = studies.load_study(args.study, overrides=overrides, seeds=args.seeds)
-    out = Path(args.out) if args.out else Path("studies") / f"{study.name}{suffix}"
+    out = _check_out("--out", args.out) if args.out else Path("studies") / f"{study.name}{suffix}"
     if args.dry_run:
         specs = studies.check_study(study)
+        if args.json:
+            import json
+
+            print(json.dumps({"study": study.name, "valid": True, "runs": len(specs), "seeds": list(study.seeds), "folder": str(out),
+                              "settings": [{"index": st.index, "levels": st.levels, "changes": st.changes} for st in study.settings()]},
+                             default=str))
+            return 0
         print(f"# dry run: study {study.name} is valid; {len(specs)} runs ({len(study.settings())} settings x {len(study.seeds)} seeds) "
               f"would be written to {out}; nothing written")
         for st in study.settings():
             print(f"  setting {st.index:02d}: " + ", ".join(f"{k} = {v}" for k, v in st.changes.items()))
         return 0
-    res = studies.run_study(study, out, executor=args.executor, workers=args.workers, scheduler=args.scheduler, report=not args.no_report)
+    if args.quiet:
+        def progress(line):
+            pass
+    else:
+        def progress(line):  # with --json, stdout carries the JSON document only
+            print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+    res = studies.run_study(study, out, executor=args.executor, workers=args.workers, scheduler=args.scheduler, report=not args.no_report,
+                            progress=progress)
+    files = [out / "table.csv", out / "summary.csv", out / "table.json"] + ([] if args.no_report else [out / "report.html", out / "report.md"])
+    if args.json:
+        import json
+
+        print(json.dumps({"study": study.name, "folder": str(out), "computed": res.computed, "skipped": res.skipped,
+                          "seconds": res.seconds, "files": [str(f) for f in files]}))
+        return 0
     print(f"study {study.name}: {res.computed} runs computed, {res.skipped} skipped (finished before), {res.seconds:.0f} s")
     print(f"wrote {out / 'table.csv'}, {out / 'summary.csv'}, {out / 'table.json'}"
           + ("" if args.no_report else f", {out / 'report.html'} and {out / 'report.md'}"))
@@ -287,27 +346,51 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _common_parser() -> argparse.ArgumentParser:
+    """Options every sub-command takes (an argparse parent parser)."""
+    c = argparse.ArgumentParser(add_help=False)
+    g = c.add_argument_group("output")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars and no warnings on stderr; results and errors are still printed")
+    x.add_argument("-v", "--verbose", action="store_true",
+                   help="progress bars even when stderr is not a terminal (by default they show on a terminal only), "
+                        "and the full traceback of a runtime failure")
+    return c
+
+
+def _json_parser() -> argparse.ArgumentParser:
+    j = argparse.ArgumentParser(add_help=False)
+    j.add_argument("--json", action="store_true",
+                   help="print the result as one JSON document on stdout (messages about written files go to stderr)")
+    return j
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scoreuq", description="Uncertainty quantification for score-based generative models.")
     p.add_argument("--version", action="version", version=f"scoreuq {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="sample a 2-D Gaussian mixture with its exact score and measure W1 to the truth")
+    common, as_json = _common_parser(), _json_parser()
+
+    def add_parser(name, *, json=False, **kw):  # every sub-command gets --quiet/--verbose; some --json
+        return sub.add_parser(name, parents=[common, as_json] if json else [common], **kw)
+
+    d = add_parser("demo", help="sample a 2-D Gaussian mixture with its exact score and measure W1 to the truth")
     d.add_argument("--n", type=_positive_int("--n"), default=2000, help="samples per sampler (default 2000)")
     d.add_argument("--steps", type=_positive_int("--steps"), default=500, help="sampler steps (default 500)")
     d.add_argument("--seed", type=_seed, default=0, help="random seed, 0 <= seed < 2**63 (default 0)")
     d.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
     d.set_defaults(func=_cmd_demo)
 
-    t = sub.add_parser("train", help="train a score model (or GAN/VAE baseline) from a YAML config")
+    t = add_parser("train", help="train a score model (or GAN/VAE baseline) from a YAML config")
     t.add_argument("config", help="run config (YAML); see configs/ for examples")
     t.add_argument("--out", default="runs", help="folder for auto-numbered run directories (default runs)")
     t.add_argument("--dry-run", action="store_true", help="validate and build everything, print the resolved config, write nothing")
     t.add_argument("--resume", metavar="RUN", help="continue training an existing run directory from its last checkpoint")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     t.set_defaults(func=_cmd_train)
 
-    s = sub.add_parser("sample", help="sample a trained run")
+    s = add_parser("sample", help="sample a trained run")
     s.add_argument("run", help="run directory")
     s.add_argument("--n", type=_positive_int("--n"), default=None, help="number of samples (default: the run's sample.n)")
     s.add_argument("--sampler", choices=["pc", "em", "ode"], default=None, help="reverse-time sampler (score models; default: the run's)")
@@ -316,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     s.set_defaults(func=_cmd_sample)
 
-    e = sub.add_parser("evaluate", help="W1, sliced W and MMD of generated samples against held-out data (+ Fréchet distance for images)")
+    e = add_parser("evaluate", json=True, help="W1, sliced W and MMD of generated samples against held-out data (+ Fréchet distance for images)")
     e.add_argument("run", help="run directory")
     e.add_argument("--samples", help="a samples file written by `scoreuq sample` (default: sample afresh)")
     e.add_argument("--n", type=_positive_int("--n"), default=None, help="samples to draw when --samples is not given")
@@ -327,22 +410,31 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--nll-rtol", type=float, default=1e-4, help="relative and absolute tolerance of the ODE solver, > 0 (default 1e-4)")
     e.set_defaults(func=_cmd_evaluate)
 
-    b = sub.add_parser("bound", help="the WUP bound of a trained run, every term with its estimator, and the audit")
+    b = add_parser("bound", json=True, help="the WUP bound of a trained run, every term with its estimator, and the audit")
     b.add_argument("run", help="run directory")
-    b.add_argument("--estimators", choices=["faithful", "seminar", "both"], default="both")
+    b.add_argument("--estimators", choices=["faithful", "seminar", "both"], default="both",
+                   help="faithful (the theorem's terms), seminar (the seminar code's proxies: not a bound) or both (default)")
     b.add_argument("--eps", type=float, default=None, help="early-stopping time ε in (0, T) (default: the run's sample.t_min)")
     b.add_argument("--delta", type=float, default=0.1, help="δ in (0, 1) (default 0.1)")
     b.add_argument("--C", type=float, default=1.0, help="universal constant C > 0 (default 1)")
     b.add_argument("--R", type=float, default=None, help="radius R > 0 (default: computed from the data)")
-    b.add_argument("--omega", type=float, default=1.0, help="ω > 0 (default 1)")
+    b.add_argument("--omega", type=_omega, default="process",
+                   help="ω > 0, or 'process' (default): derived from the forward flow's W1 contraction, e^(-ωT/R²) = a(T)")
     b.add_argument("--n-sub", type=_positive_int("--n-sub"), default=1000, help="subsample size of each W1 (default 1000)")
     b.add_argument("--seeds", type=int, default=3, help="repeats for mean ± sd (default 3)")
-    b.add_argument("--d1", choices=["exact", "sliced"], default="exact")
-    b.add_argument("--kde-rule", choices=["scott", "silverman", "cv"], default="scott", help="KDE bandwidth for image data")
+    b.add_argument("--d1", choices=["exact", "sliced"], default="exact",
+                   help="W1 estimator of every d1 term: exact (POT; default) or sliced (a lower bound of W1: the result is then not a bound)")
+    b.add_argument("--kde-rule", choices=["scott", "silverman", "cv"], default="cv",
+                   help="KDE bandwidth of π for image data (default cv: 3-fold held-out likelihood)")
+    b.add_argument("--c2", choices=["full", "parabolic", "space"], default="full",
+                   help="which derivatives the C² norm sums: full (every order ≤ 2 in t and x; default), parabolic (C^{2,1}) or space")
+    b.add_argument("--no-search", action="store_true", help="skip the adversarial search of the sup norms")
+    b.add_argument("--no-optimise", action="store_true", help="skip the tightest admissible value over ε and T")
+    b.add_argument("--level", type=float, default=0.95, help="level of the statistical upper limits, in (0, 1) (default 0.95)")
     b.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the run config's device)")
     b.set_defaults(func=_cmd_bound)
 
-    st = sub.add_parser("study", help="run a study: a grid of runs with its table (CSV + JSON) and report; resumable")
+    st = add_parser("study", json=True, help="run a study: a grid of runs with its table (CSV + JSON) and report; resumable")
     st.add_argument("study", help="a study YAML, or a shipped study (the README lists them; `scoreuq study list` prints them)")
     st.add_argument("--out", default=None, help="study folder (default studies/<name>); rerunning into it skips finished runs")
     st.add_argument("--executor", choices=["local", "process", "dask"], default=None,
@@ -361,17 +453,16 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--device", default=None, help="cpu, cuda or auto for every run (default: the study's base config)")
     st.set_defaults(func=_cmd_study)
 
-    a = sub.add_parser("advise-beta", help="which β for my data? forward convergence vs discretisation cost of the OU process (003 ch. 5)")
+    a = add_parser("advise-beta", json=True, help="which β for my data? forward convergence vs discretisation cost of the OU process (003 ch. 5)")
     a.add_argument("config", help="a run config (YAML) with an OU process; its training data are used")
     a.add_argument("--steps", type=_positive_int("--steps"), default=None, help="sampler steps (default: the config's sample.steps)")
     a.add_argument("--tol", type=float, default=0.05, help="tolerance > 0 on W2(p_T, stationary law) (default 0.05)")
     a.add_argument("--T", type=float, default=None, help="horizon T > 0 (default: the config's process T)")
     a.add_argument("--beta-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="β search range, 0 < LO < HI")
-    a.add_argument("--json", action="store_true", help="print the advice as JSON")
     a.add_argument("--out", default=None, help="also write the advice as JSON to this file")
     a.set_defaults(func=_cmd_advise_beta)
 
-    r = sub.add_parser("report", help="write report.html (self-contained) and report.md for a study folder")
+    r = add_parser("report", help="write report.html (self-contained) and report.md for a study folder")
     r.add_argument("study_dir", help="a study folder written by `scoreuq study`")
     r.set_defaults(func=_cmd_report)
     return p
@@ -382,8 +473,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)  # argparse exits with code 2 on bad options; nothing heavy is imported before this
     from .studies import StudyError
 
+    saved_env = os.environ.get("SCOREUQ_PROGRESS")
+    if args.verbose:
+        os.environ["SCOREUQ_PROGRESS"] = "1"  # the trainer's progress bar shows off a terminal too
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            if args.quiet:
+                warnings.simplefilter("ignore")
+            return args.func(args)
     except (UsageError, ValueError) as exc:
         print(f"scoreuq {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -391,12 +488,21 @@ def main(argv=None) -> int:
         print(f"scoreuq {args.command}: {exc}; finished runs are kept, run the same command again to resume", file=sys.stderr)
         return 1
     except Exception as exc:  # a genuine runtime failure: a message and exit code 1, the traceback on request
-        import os
-
         if os.environ.get("SCOREUQ_TRACEBACK"):
             raise
-        print(f"scoreuq {args.command}: {type(exc).__name__}: {exc} (set SCOREUQ_TRACEBACK=1 to see the traceback)", file=sys.stderr)
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        else:
+            print(f"scoreuq {args.command}: {type(exc).__name__}: {exc} (--verbose or SCOREUQ_TRACEBACK=1 shows the traceback)",
+                  file=sys.stderr)
         return 1
+    finally:
+        if saved_env is None:
+            os.environ.pop("SCOREUQ_PROGRESS", None)
+        else:
+            os.environ["SCOREUQ_PROGRESS"] = saved_env
 
 
 if __name__ == "__main__":  # pragma: no cover

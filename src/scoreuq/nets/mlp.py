@@ -28,10 +28,14 @@ class ScoreMLP(nn.Module):
     activation : {"relu", "silu", "tanh", "gelu"}
     time_embedding : {"fourier", "raw"}
         Gaussian Fourier features of ``t`` (``time_dim`` of them) or ``t`` itself as one input.
+    time_scale : float
+        Standard deviation of the Fourier frequencies (default 1). The C² norm of the WUP bound contains
+        :math:`\partial_t^2 s`, which grows like ``time_scale²`` through the embedding
+        (:math:`|\phi''| = (2\pi)^2 (\sum w_i^4)^{1/2}`): a small scale keeps the time derivatives tame.
     """
 
     def __init__(self, dim: int, hidden_layers: int = 3, width: int = 256, activation: str = "relu",
-                 time_embedding: str = "fourier", time_dim: int = 16):
+                 time_embedding: str = "fourier", time_dim: int = 16, time_scale: float = 1.0):
         super().__init__()
         for name, v in (("dim", dim), ("hidden_layers", hidden_layers), ("width", width)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -40,8 +44,10 @@ class ScoreMLP(nn.Module):
             raise ValueError(f"activation must be one of {sorted(_ACT)}, got {activation!r}")
         if time_embedding not in ("fourier", "raw"):
             raise ValueError(f"time_embedding must be 'fourier' or 'raw', got {time_embedding!r}")
+        if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or not 0 < time_scale < float("inf"):
+            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale!r}")
         self.dim = dim
-        self.embed = GaussianFourierFeatures(time_dim, scale=1.0) if time_embedding == "fourier" else None
+        self.embed = GaussianFourierFeatures(time_dim, scale=float(time_scale)) if time_embedding == "fourier" else None
         t_in = time_dim if self.embed is not None else 1
         layers, d_in = [], dim + t_in
         for _ in range(hidden_layers):

@@ -52,10 +52,17 @@ class ScoreNet(nn.Module):
     levels (``(32, 64, 128, 256)`` with ``embed_dim=256``, the width of the seminar and of Song's
     tutorial network) take 28×28 down to 4×4, the decoder matching the odd 7×7 level with an
     output padding. Every level's input size must be at least 2.
+
+    ``time_scale`` is the standard deviation of the Fourier frequencies (16, Song's tutorial value, by
+    default). The WUP bound's C² norm contains :math:`\partial_t^2 s`, which grows like ``time_scale²``
+    through the embedding on top of the :math:`1/s(t)` factor's :math:`s(t)^{-5}`-like growth at small t:
+    ``time_scale: 1`` is the tame parameterisation offered for that trade-off.
     """
 
-    def __init__(self, process, image_shape=(1, 28, 28), channels=(32, 64, 128), embed_dim: int = 128):
+    def __init__(self, process, image_shape=(1, 28, 28), channels=(32, 64, 128), embed_dim: int = 128, time_scale: float = 16.0):
         super().__init__()
+        if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or not 0 < time_scale < float("inf"):
+            raise ValueError(f"time_scale must be a finite number > 0, got {time_scale!r}")
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (C, H, W), got {image_shape!r}")
         c, h, w = (int(v) for v in image_shape)
@@ -73,7 +80,7 @@ class ScoreNet(nn.Module):
         self.process = process
         self.image_shape = (c, h, w)
         self.levels = len(ch)
-        self.embed = nn.Sequential(GaussianFourierFeatures(embed_dim, scale=16.0), nn.Linear(embed_dim, embed_dim), nn.SiLU())
+        self.embed = nn.Sequential(GaussianFourierFeatures(embed_dim, scale=float(time_scale)), nn.Linear(embed_dim, embed_dim), nn.SiLU())
         self.enc0 = _Block(c, ch[0], embed_dim)
         self.enc1 = _Block(ch[0], ch[1], embed_dim, stride=2)
         self.enc2 = _Block(ch[1], ch[2], embed_dim, stride=2)

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from .. import sampling
-from .._io import atomic_write, atomic_write_json, atomic_write_text
-from ..training import PushforwardTrainer, Trainer
+from .._io import atomic_write, atomic_write_json, atomic_write_text, folder_lock
+from ..training import PushforwardTrainer, Trainer, TrainingDiverged
 from .build import RunData, build_data, build_model, build_process, check_model_fits, resolve_device
 from .config import SAMPLERS, ConfigError, RunConfig, load_config
 
@@ -125,25 +125,63 @@ def train(cfg: RunConfig, *, root="runs", run_dir=None, progress: bool = False, 
     Returns the run directory.
     """
     run = prepare(cfg, device=device)  # every check before the directory exists
+    fresh = _first_missing(Path(root) if run_dir is None else Path(run_dir))  # the topmost folder this call creates
     if run_dir is None:
         run_dir = new_run_dir(root, cfg.name)
+        fresh = fresh or run_dir
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = run_dir / "config.yaml"
-    if cfg_path.exists():
-        if load_config(cfg_path) != cfg:
-            raise ConfigError(f"{run_dir} holds a run with a different config; choose a new run directory")
-    else:
-        atomic_write_text(cfg_path, _to_yaml(cfg))
-    trainer = _make_trainer(run, run_dir, progress)
-    t0 = time.perf_counter()
-    hist = trainer.fit(resume=True)
-    atomic_write_json(run_dir / "history.json", {"loss": hist.loss, "evals": hist.evals, "stopped_early": hist.stopped_early,
-                                                 "epochs": trainer.epoch, "train_seconds_this_call": time.perf_counter() - t0})
-    run.model, run.trainer, run.dir = trainer.ema.module, trainer, run_dir
-    if figures:
-        _figures(run)
+    try:
+        with folder_lock(run_dir, "run folder"):  # a second `scoreuq train` on this run folder stops at once
+            cfg_path = run_dir / "config.yaml"
+            if cfg_path.exists():
+                if load_config(cfg_path) != cfg:
+                    raise ConfigError(f"{run_dir} holds a run with a different config; choose a new run directory")
+            else:
+                atomic_write_text(cfg_path, _to_yaml(cfg))
+            trainer = _make_trainer(run, run_dir, progress)
+            t0 = time.perf_counter()
+            trainer.fit(resume=True)
+            hist = trainer.history
+            atomic_write_json(run_dir / "history.json", {"loss": hist.loss, "evals": hist.evals, "stopped_early": hist.stopped_early,
+                                                         "epochs": trainer.epoch, "train_seconds_this_call": time.perf_counter() - t0})
+            run.model, run.trainer, run.dir = trainer.ema.module, trainer, run_dir
+            if figures:
+                try:
+                    _figures(run)
+                except FloatingPointError as exc:
+                    raise FloatingPointError(f"training finished ({run_dir / 'checkpoints' / 'last.pt'} is kept), but sampling "
+                                             f"the model for the figures failed: {exc}") from None
+    except BaseException as exc:
+        if fresh is not None and not (run_dir / "checkpoints" / "last.pt").is_file():
+            _remove_created(run_dir, fresh)  # nothing to resume from: leave nothing behind
+            if isinstance(exc, TrainingDiverged):
+                raise TrainingDiverged(f"{exc} The run folder {run_dir} held no checkpoint and was removed.") from None
+        raise
     return run_dir
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The topmost ancestor of ``path`` (or ``path`` itself) that does not exist yet; None if it exists."""
+    path = Path(path).absolute()
+    missing = None
+    while not path.exists():
+        missing, path = path, path.parent
+    return missing
+
+
+def _remove_created(run_dir: Path, fresh: Path) -> None:
+    """Remove ``run_dir`` and the empty folders this call created above it, up to ``fresh``."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    p, top = run_dir.absolute().parent, fresh.absolute()
+    while p != top.parent and (p == top or top in p.parents):
+        try:
+            p.rmdir()  # only if empty: another run may have appeared beside ours
+        except OSError:
+            break
+        p = p.parent
 
 
 def _figures(run: Run) -> None:
@@ -184,9 +222,10 @@ def load_run(run_dir, *, use_ema: bool = True, device=None) -> Run:
 
 
 def sample(run: Run, *, n: int | None = None, sampler: str | None = None, steps: int | None = None, seed: int = 0,
-           dtype=torch.float32, return_trajectory: bool = False):
+           dtype=torch.float32, return_trajectory: bool = False, t_min: float | None = None, T: float | None = None):
     """Draw ``n`` samples from a run's model: a reverse-SDE sampler for score models
-    (``pc``, ``em`` or ``ode``), the generator for push-forward models."""
+    (``pc``, ``em`` or ``ode``), the generator for push-forward models. ``t_min`` (the early-stopping
+    time ε) and ``T`` (the horizon the reverse process starts from, ≤ the process's) override the config's."""
     c = run.config.sample
     n = c.n if n is None else n
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -203,13 +242,22 @@ def sample(run: Run, *, n: int | None = None, sampler: str | None = None, steps:
     steps = steps or c.steps
     shape = (n, *run.data.train.shape[1:])
     fn = score_fn_of(run.model)
-    kw = dict(steps=steps, t_min=c.t_min, generator=g, dtype=dtype, device=run.device, return_trajectory=return_trajectory)
+    process = run.process
+    if T is not None:
+        import copy
+
+        if not 0 < T <= process.T:
+            raise ConfigError(f"T must be in (0, {process.T:g}] (the process's horizon), got {T!r}")
+        process = copy.copy(process)
+        process.T = float(T)
+    kw = dict(steps=steps, t_min=c.t_min if t_min is None else t_min, generator=g, dtype=dtype, device=run.device,
+              return_trajectory=return_trajectory)
     if sampler == "pc":
-        out = sampling.predictor_corrector(fn, run.process, shape, snr=c.snr, **kw)
+        out = sampling.predictor_corrector(fn, process, shape, snr=c.snr, **kw)
     elif sampler == "em":
-        out = sampling.euler_maruyama(fn, run.process, shape, **kw)
+        out = sampling.euler_maruyama(fn, process, shape, **kw)
     else:
-        out = sampling.probability_flow(fn, run.process, shape, **kw)
+        out = sampling.probability_flow(fn, process, shape, **kw)
     return out if return_trajectory else out.cpu()
 
 
@@ -453,7 +501,8 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     circle, C1 to the training points and C2 to the true circle (003 Def. 4.1–4.2).
 
     ``metrics.json``: ``generated_vs_heldout`` and ``floor`` (the values, as before), ``assessments``
-    (``{metric: Assessment.to_dict()}``), ``w1_lower_bound``, ``estimators`` (how each was computed).
+    (``{metric: Assessment.to_dict()}``), ``w1_lower_bound``, ``estimators`` (how each was computed),
+    ``warnings`` (a list of strings; e.g. generated points far outside the data's range, see :func:`_range_warnings`).
     """
     from .. import metrics
     from ..data.imbalance import class_shares
@@ -497,23 +546,63 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
                           "classifier_heldout_accuracy": acc, "features": f"{clf.num_features}-d penultimate layer of a small CNN"}
         out["class_shares"] = {name: class_shares(lab, k).tolist()
                                for name, lab in (("generated", pred), ("train", rd.labels_train), ("full", rd.labels_full))}
+    out["warnings"] = _range_warnings(x, rd)
     if run.dir is not None:
         atomic_write_json(run.dir / "metrics.json", out)
     return out
 
 
+#: a generated point is far outside the data when a coordinate lies beyond this many data ranges past the data's min or max
+OUT_OF_RANGE_MARGIN = 0.5
+#: warn when more than this share of the generated points is far outside
+OUT_OF_RANGE_SHARE = 0.01
+
+
+def _range_warnings(x: torch.Tensor, rd: RunData) -> list:
+    """Warnings (strings) about generated points far outside the data's range.
+
+    The rule: per coordinate j (pixels for images), the data (training and held-out points) span
+    ``[lo_j, hi_j]``; a generated point is far outside when some coordinate lies beyond
+    ``[lo_j - m * r_j, hi_j + m * r_j]`` with ``m = OUT_OF_RANGE_MARGIN`` (0.5) and
+    ``r_j = max(hi_j - lo_j, median_k(hi_k - lo_k))``: a constant coordinate (an image's blank
+    border) borrows the typical range, so faint noise there is not flagged. The warning fires when
+    more than ``OUT_OF_RANGE_SHARE`` (1%) of the points are far outside: a few tail points are
+    expected of any model, a visible share means the sampler or the model went astray (too few
+    steps, a too-small t_min, divergence) even where the distances still look finite."""
+    data = torch.cat([rd.train.flatten(1), rd.test.flatten(1)]).double()
+    gen = x.flatten(1).double()
+    lo, hi = data.min(0).values, data.max(0).values
+    span = hi - lo
+    r = torch.maximum(span, span.median())
+    low, high = lo - OUT_OF_RANGE_MARGIN * r, hi + OUT_OF_RANGE_MARGIN * r
+    far = ((gen < low) | (gen > high)).any(1)
+    share = float(far.double().mean())
+    if share <= OUT_OF_RANGE_SHARE:
+        return []
+    worst = float(torch.maximum(lo - gen, gen - hi).div(r.clamp_min(1e-300)).max())
+    return [f"{int(far.sum())} of {gen.shape[0]} generated samples ({share:.1%}) lie far outside the data's range "
+            f"(a coordinate more than {OUT_OF_RANGE_MARGIN:g} data ranges beyond the data's min or max; the farthest "
+            f"{worst:.3g} ranges beyond); the distances above then mostly measure these points: check the sampler "
+            f"(steps, t_min) and the training"]
+
+
 def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
-          omega: float = 1.0, n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", kde_rule: str = "scott", n_generated: int | None = None,
-          lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True, generated=None) -> dict:
+          omega="process", n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", kde_rule: str = "cv", n_generated: int | None = None,
+          lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True, generated=None, c2_kind: str = "full",
+          search: bool = True, optimise: bool = True, measure_curve: bool = True, level: float = 0.95) -> dict:
     """The WUP bound of a trained score run (faithful and/or seminar presets), with the audit.
 
-    The audit compares the bound with samples of the model: ``generated`` (e.g. those of
-    :func:`evaluate`) or, by default, ``n_generated`` fresh samples (default ``n_sub``).
+    The audit compares the bound with samples of the model at the same early-stopping time ε:
+    ``generated`` (e.g. those of :func:`evaluate`, drawn at the config's ε) or, by default,
+    ``n_generated`` fresh samples (default ``n_sub``) drawn at ``eps``. With ``optimise`` the faithful
+    preset also reports the tightest admissible value over ε and T, the sampler re-run at each ε of the
+    curve when ``measure_curve``.
 
     π is the exact law for synthetic data and a Gaussian KDE of the whole labelled set for
-    images (bandwidth by ``kde_rule``, recorded). Writes ``bound.json`` and ``bound.md``.
+    images (bandwidth by ``kde_rule``: ``"cv"`` held-out likelihood by default, recorded). Writes
+    ``bound.json`` and ``bound.md``.
     """
-    from .. import bounds
+    from .. import bounds, metrics
     from .._validation import check_in_range, check_int, check_positive
 
     if estimators not in ("faithful", "seminar", "both"):
@@ -525,10 +614,15 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     check_in_range("eps", eps, 0.0, T, low_open=True, high_open=True)
     check_in_range("delta", delta, 0.0, 1.0, low_open=True, high_open=True)
     check_positive("C", C)
-    check_positive("omega", omega)
+    if omega != "process":
+        check_positive("omega", omega)
     if R is not None:
         check_positive("R", R)
     check_int("n_sub", n_sub, 2, ConfigError)
+    if c2_kind not in ("full", "parabolic", "space"):
+        raise ConfigError(f"c2_kind must be 'full', 'parabolic' or 'space', got {c2_kind!r}")
+    if kde_rule not in ("scott", "silverman", "cv"):
+        raise ConfigError(f"kde_rule must be 'scott', 'silverman' or 'cv', got {kde_rule!r}")
     rd = run.data
     kde_h = None
     if rd.image_shape is not None:
@@ -539,26 +633,47 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
             def sample(self, n, *, generator=None, dtype=None):
                 return kde.sample(n, generator=generator, dtype=dtype).reshape(n, *shape)
 
-        pi, pi_name = _Pi(), f"Gaussian KDE of the full {run.config.data.name} set ({rd.full.shape[0]} images, {kde_rule} bandwidth h={kde_h:.4g})"
+        pi, pi_name = _Pi(), (f"Gaussian KDE of the full {run.config.data.name} set ({rd.full.shape[0]} images, {kde_rule} bandwidth "
+                              f"h={kde_h:.4g}{', chosen by 3-fold held-out likelihood' if kde_rule == 'cv' else ''})")
     else:
         pi, pi_name = rd.truth, f"the exact law ({type(rd.truth).__name__})"
     dev = run.device
     if generated is not None:
         gen = _checked_samples(run, generated, "generated").double().to(dev)
         n_gen = gen.shape[0]
+        gen_eps = run.config.sample.t_min
     else:
         n_gen = n_generated or n_sub
-        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32).double().to(dev)
+        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32, t_min=eps).double().to(dev)
+        gen_eps = eps
     fn = score_fn_of(run.model.eval())  # float32 network derivatives; distances in float64
     train = rd.train.float().to(dev)
     out = {"run": str(run.dir) if run.dir else None, "pi": pi_name, "kde_bandwidth": kde_h, "kde_rule": kde_rule if kde_h else None,
-           "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps}}
+           "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps, "eps": gen_eps}}
+    # a guaranteed lower estimate of the population W1(m_g, π), beside every bound
+    ref = rd.test.double().to(dev) if rd.image_shape is None else pi.sample(gen.shape[0], generator=torch.Generator().manual_seed(7),
+                                                                            dtype=torch.float64).to(dev)
+    lower = metrics.w1_lower_bound(gen.flatten(1), ref.flatten(1), generator=torch.Generator().manual_seed(run.config.seed))
+    out["w1_lower_bound"] = lower
+    lower_v = lower["max_sliced_lcl"]
     md = [f"# WUP bound of {run.dir.name if run.dir else 'run'}", "", f"π: {pi_name}; p_ref: the prior of {type(run.process).__name__}; "
-          f"π_N: {train.shape[0]} training points; m_g: {n_gen} samples ({run.config.sample.sampler}, {run.config.sample.steps} steps).", ""]
+          f"π_N: {train.shape[0]} training points; m_g: {n_gen} samples ({run.config.sample.sampler}, {run.config.sample.steps} steps, "
+          f"ε = {gen_eps:g}).", "", "Guaranteed lower estimate of W1(m_g, π): " + (f"{lower_v:.4g}" if lower_v > 0 else
+          f"0 (the limit {lower_v:.3g} is uninformative: the model cannot be told from π at this sample size)")
+          + f" ({lower['level']:.0%} lower confidence limit, max-sliced critic on held-out halves).", ""]
+    if gen_eps != eps:
+        md.append(f"Note: the audit samples were drawn at ε = {gen_eps:g}, the bound is at ε = {eps:g}.\n")
     if estimators in ("faithful", "both"):
+        sampler_fn = None
+        if optimise and measure_curve:
+            def sampler_fn(e, TT):
+                return sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32, t_min=e, T=TT)
         rep = bounds.wup(fn, run.process, train, pi, eps=eps, delta=delta, C=C, R=R, omega=omega, generated=gen, n_sub=n_sub,
-                         seeds=tuple(seeds), d1=d1, lipschitz_kw=lipschitz_kw, c2_kw=c2_kw)
+                         seeds=tuple(seeds), d1=d1, lipschitz_kw=lipschitz_kw, c2_kw=c2_kw, network=run.model, c2_kind=c2_kind,
+                         search=search, optimise=optimise, sampler=sampler_fn, level=level)
         out["faithful"] = rep.to_dict()
+        if rep.bound is not None and rep.bound < lower_v:
+            md.append(f"**The faithful value {rep.bound:.4g} is below the guaranteed lower estimate {lower_v:.4g}: with C = 1 it is not a bound.**\n")
         md.append(rep.to_markdown())
     if estimators in ("seminar", "both"):
         if rd.labels_train is None:
@@ -567,7 +682,7 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
             md.append("The seminar preset needs labelled image data; not computed for this run.\n")
         else:
             rep = bounds.wup_seminar(fn, run.process, train, rd.labels_train, rd.labels_full, pi, dsm_history=run.trainer.history.loss,
-                                     generated=gen, n_sub=n_sub, seeds=tuple(seeds))
+                                     generated=gen, n_sub=n_sub, seeds=tuple(seeds), w1_lower=lower_v)
             out["seminar"] = rep.to_dict()
             md.append(rep.to_markdown())
     if write and run.dir is not None:

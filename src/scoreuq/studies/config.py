@@ -13,7 +13,7 @@ A study is one YAML file (read with ``yaml.safe_load`` made strict: :mod:`scoreu
     seeds: [0, 1, 2]                  # each setting runs once per seed (the run config's ``seed``)
     evaluate: {n: 500}                # generated samples per run, for the distances and the bound's audit
     bound: {estimators: both, n_sub: 300, seeds: [0, 1]}   # or ``bound: false``; also lipschitz: {n_times, n_per_t, n_iter,
-                                      # batch} and c2: {n_times, n_per_t, n_directions, n_iter, batch}
+                                      # batch, tol} and c2: {n_times, n_per_t, n_iter, n_outer, batch}; c2_kind, search, optimise, measure_curve, level
     threads: 1                        # torch threads per run, pinned so every executor gives the same numbers
     executor: {name: local, workers: null}                  # default executor; the CLI may override
     report: {direction: falls}        # trends are phrased "as <factor> falls" (or "grows");
@@ -45,10 +45,11 @@ from .._validation import check_int
 from ..runs.config import ConfigError, RunConfig, _numbers, load_config
 
 __all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir",
-           "is_compute_study", "shipped"]
+           "is_compute_study", "shipped", "check_stages"]
 
 EXECUTORS = ("local", "process", "dask")
-_BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule", "lipschitz", "c2"}
+_BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule", "lipschitz", "c2", "c2_kind",
+               "search", "optimise", "measure_curve", "level"}
 _EVAL_KEYS = {"n", "max_exact", "n_projections"}
 _TOP_KEYS = {"name", "description", "base", "set", "factors", "seeds", "evaluate", "bound", "threads", "executor", "report",
              "compute", "params"}
@@ -126,10 +127,11 @@ class StudyConfig:
             bs = self.bound.get("seeds")
             if bs is not None and (not isinstance(bs, list) or not bs or not all(isinstance(s, int) and not isinstance(s, bool) for s in bs)):
                 raise ConfigError(f"bound.seeds must be a non-empty list of integers, got {bs!r}")
-            for k, allowed in (("lipschitz", {"n_times", "n_per_t", "n_iter", "batch"}), ("c2", {"n_times", "n_per_t", "n_directions", "n_iter", "batch"})):
+            for k, allowed in (("lipschitz", {"n_times", "n_per_t", "n_iter", "batch", "tol"}), ("c2", {"n_times", "n_per_t", "n_outer", "n_iter", "batch"})):
                 _check_mapping(f"bound.{k}", self.bound.get(k) or {}, allowed)
             if self.bound.get("estimators", "both") not in ("faithful", "seminar", "both"):
                 raise ConfigError(f"bound.estimators must be one of ['faithful', 'seminar', 'both'], got {self.bound['estimators']!r}")
+            _check_bound_scalars(self.bound)
         _check_mapping("executor", self.executor, {"name", "workers", "scheduler"})
         check_executor(self.executor.get("name", "local"), self.executor.get("workers"), self.executor.get("scheduler"))
         _check_mapping("report", self.report, {"direction", "ordered"})
@@ -208,6 +210,7 @@ class StudyConfig:
                 except ConfigError as exc:
                     raise ConfigError(f"factor level {st.levels}: {exc}") from None
                 cfg = cfg.replace(name=f"{self.name}-{st.index:02d}")
+                check_stages(self, cfg, st.levels)
                 specs.append(RunSpec(f"{st.index:02d}-{st.slug}-seed{seed}", st, seed, cfg))
         return specs
 
@@ -308,6 +311,55 @@ def identity_of(study: dict) -> dict:
     """A resolved study mapping (as in ``study.yaml``) without what the numbers do not depend on:
     the executor and the description."""
     return {k: v for k, v in study.items() if k not in ("executor", "description")}
+
+
+def _check_bound_scalars(bound: dict) -> None:
+    """The bound section's plain values, each against its range (as :func:`scoreuq.runs.bound` checks
+    them), so that a bad one fails the study before any training."""
+    import math
+
+    def num(k, ok, rng):
+        v = bound.get(k)
+        if v is None:
+            return
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
+            raise ConfigError(f"bound.{k} must be a finite number {rng}, got {v!r}")
+
+    num("eps", lambda v: v > 0, "in (0, T)")
+    num("delta", lambda v: 0 < v < 1, "in (0, 1)")
+    num("level", lambda v: 0 < v < 1, "in (0, 1)")
+    for k in ("C", "R") + (("omega",) if bound.get("omega") != "process" else ()):
+        num(k, lambda v: v > 0, "> 0 (omega may also be 'process')" if k == "omega" else "> 0")
+    for k in ("search", "optimise", "measure_curve"):
+        if k in bound and not isinstance(bound[k], bool):
+            raise ConfigError(f"bound.{k} must be true or false, got {bound[k]!r}")
+    if bound.get("n_sub") is not None:
+        check_int("bound.n_sub", bound["n_sub"], 2, ConfigError)
+    for k, allowed in (("d1", ("exact", "sliced")), ("kde_rule", ("scott", "silverman", "cv")), ("c2_kind", ("full", "parabolic", "space"))):
+        if k in bound and bound[k] not in allowed:
+            raise ConfigError(f"bound.{k} must be one of {list(allowed)}, got {bound[k]!r}")
+
+
+def check_stages(study: "StudyConfig", cfg: RunConfig, levels: dict | None = None) -> None:
+    """Check that every stage the study runs after training (evaluate, bound) accepts the run config
+    ``cfg`` (one run of the grid), so that a mismatch fails ``--dry-run`` and the study's start instead
+    of a run after its training: the seminar bound preset needs labelled image data; ``bound.eps``
+    must lie below the process's horizon T. Raises :class:`ConfigError` naming the key and the level."""
+    where = f"factor level {levels}: " if levels else ""
+    b = study.bound
+    if b is None or not cfg.model.is_score:
+        return  # the runner bounds score models only
+    if b.get("estimators", "both") == "seminar" and not cfg.data.is_image:
+        raise ConfigError(f"{where}bound.estimators: seminar needs labelled image data (its X4 compares class "
+                          f"proportions), but data.name is {cfg.data.name!r}; use faithful or both, or an image data set "
+                          "(digits, mnist5k, mnist_idx)")
+    eps = b.get("eps")
+    if eps is not None:
+        from ..runs.build import build_process
+
+        T = build_process(cfg).T
+        if not eps < T:
+            raise ConfigError(f"{where}bound.eps must lie in (0, T) = (0, {T:g}), got {eps!r}")
 
 
 def _check_mapping(name, v, allowed):

@@ -140,15 +140,65 @@ def _flatten(metrics: dict, bound: dict | None, rd) -> dict:
     for preset, rep, terms in _presets(bound):
         for col, term in terms:
             v[col] = term["value"]
-        v[f"{preset}.bound"] = rep["bound"]
+        # the headline: None when no finite upper value exists (the table's means and trends skip None); the
+        # labelled values, the optimum and the structural floor below are left out where they are not finite
+        v[f"{preset}.bound"] = rep["bound"] if _finite(rep.get("bound")) else None
+        for label, key in _BOUND_LABELS:
+            x = ((rep.get("bounds") or {}).get(label) or {}).get("value")
+            if _finite(x):
+                v[f"{preset}.{key}"] = x
+        for key in ("optimum", "structural"):
+            x = (rep.get(key) or {}).get("value")
+            if _finite(x):
+                v[f"{preset}.{key}"] = x
         for k, share in (rep.get("breakdown") or {}).get("shares", {}).items():
             v[f"{preset}.share.{k}"] = share
         if rep.get("measured"):
             v[f"{preset}.measured"] = rep["measured"]["value"]
-            v[f"{preset}.ratio"] = rep["ratio"]
+            v[f"{preset}.ratio"] = rep["ratio"] if _finite(rep.get("ratio")) else None
         if rep.get("floor"):
             v[f"{preset}.floor"] = rep["floor"]["value"]
     return v
+
+
+#: the labelled values of a faithful report's ``bounds`` and their columns ``<preset>.<key>``
+_BOUND_LABELS = (("lower estimate", "bound_lower"), ("statistical", "bound_statistical"), ("certified", "bound_certified"))
+#: the piece of the bound a share names (the fallback for the carrying term when no sensitivity was computed)
+_SHARE_TERMS = {"prior": "X1 (prior term)", "e_nn": "e_nn", "X4_eps": "X4 (early-stopping piece)", "X4_C2": "C2·X4 (regularity piece)"}
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+
+
+def _notes(metrics: dict, bound: dict | None) -> dict:
+    """The text facts of one run, kept in the record's ``extras`` (the table's columns are numeric):
+    ``bound_label`` (the faithful headline's sup-norm label), ``carrying`` (the term with the largest
+    elasticity of the faithful bound; without a finite bound, the largest share of the lower-estimate
+    value's bracket, marked ``[by share]``), ``verdicts`` ({preset: verdict}) and ``warnings`` (the
+    evaluation's, e.g. generated samples far outside the data's range)."""
+    out = {}
+    rep = (bound or {}).get("faithful")
+    if rep:
+        out["bound_label"] = rep.get("label") or ""
+        carrying = (rep.get("sensitivity") or {}).get("carrying")
+        shares = (rep.get("breakdown") or {}).get("shares") or {}
+        if not carrying and shares:
+            if shares.get("prior", 0.0) >= 0.5:
+                carrying = _SHARE_TERMS["prior"]
+            else:
+                pieces = {k: shares[k] for k in ("e_nn", "X4_eps", "X4_C2") if k in shares}
+                carrying = _SHARE_TERMS[max(pieces, key=pieces.get)] if pieces else None
+            carrying = carrying and carrying + " [by share]"
+        if carrying:
+            out["carrying"] = carrying
+    verdicts = {p: (bound or {})[p].get("verdict") for p in ("faithful", "seminar") if (bound or {}).get(p)}
+    verdicts = {p: t for p, t in verdicts.items() if t}
+    if verdicts:
+        out["verdicts"] = verdicts
+    if metrics.get("warnings"):
+        out["warnings"] = [str(w) for w in metrics["warnings"]]
+    return out
 
 
 def _estimators(metrics: dict, bound: dict | None) -> dict:
@@ -192,6 +242,20 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
             est[col] = f"{term['name']}: {term['estimator']}" + (f" ({sizes})" if sizes else "")
         est[f"{preset}.bound"] = f"{rep['formula']}; constants " + ", ".join(
             f"{k}={x:.4g}" if isinstance(x, float) else f"{k}={x}" for k, x in rep["constants"].items() if k != "R")
+        if preset == "faithful":
+            est[f"{preset}.bound"] = ("the headline value ÷ C at the certified or statistical sup norms (the run's label is in "
+                                      "records/<key>.json extras.bound_label); absent where no finite upper value exists: "
+                                      + est[f"{preset}.bound"])
+        for label, key in _BOUND_LABELS:
+            b = (rep.get("bounds") or {}).get(label)
+            if b:
+                est[f"{preset}.{key}"] = (f"the formula at the {label} sup norms ({b.get('how', '')})"
+                                          + ("; NOT a bound" if label == "lower estimate" else "; absent where infinite"))
+        if rep.get("optimum"):
+            est[f"{preset}.optimum"] = f"the tightest admissible value ÷ C over ε (sampler at the same ε) and T: {rep['optimum'].get('how', '')}"
+        if rep.get("structural"):
+            est[f"{preset}.structural"] = ("the structural floor ÷ C: no admissible ε, T goes below it with these terms: "
+                                           f"{rep['structural'].get('how', '')}")
         if rep.get("measured"):
             est[f"{preset}.measured"] = f"measured d1(π, m_g): {rep['measured']['estimator']} between generated samples and π"
         if rep.get("breakdown"):
@@ -285,7 +349,7 @@ def run_one(task: dict) -> dict:
         bad = [k for k, x in values.items() if isinstance(x, float) and x != x]
         if bad:
             raise FloatingPointError(f"run {task['key']}: {', '.join(bad)} are NaN")
-        extras = {"estimators": _estimators(metrics, bound), "samples": str(path.relative_to(run_dir))}
+        extras = {"estimators": _estimators(metrics, bound), "samples": str(path.relative_to(run_dir)), **_notes(metrics, bound)}
         if "class_shares" in metrics:
             extras["class_shares"] = metrics["class_shares"]
         return _jsonable({"key": task["key"], "config": task["config"], "values": values, "extras": extras, "seconds": secs,
@@ -485,7 +549,7 @@ def _run_locked(study, out, specs, executor, workers, scheduler, report, progres
             if res:
                 parts.append("resolved: " + "/".join(res))
             for col in ("frechet", "faithful.X4", "faithful.bound", "seminar.bound"):
-                if col in v:
+                if isinstance(v.get(col), (int, float)):
                     parts.append(f"{col} {v[col]:.4g}")
         progress(f"[{count[0]}/{n_total}] {task['key']}: " + ", ".join(parts) + f" ({sum(rec['seconds'].values()):.0f} s)")
 

@@ -2,7 +2,9 @@
 
 Written atomically as ``table.csv`` (per run), ``summary.csv`` (per setting: ``<col>`` mean,
 ``<col>_sd`` sample standard deviation over seeds, ``n``) and ``table.json`` (both, with how
-each column was estimated and the trends). Wall times are kept out of the table, so a resumed
+each column was estimated and the trends; a row of ``table.json`` also holds ``notes``, the
+run's text facts: the faithful headline's label, the term carrying the bound, the presets'
+verdicts and the evaluation's warnings). Wall times are kept out of the table, so a resumed
 study and an uninterrupted one write identical files.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 from .._io import atomic_write_json, atomic_write_text
 from ..figures import numeric_levels
 
-__all__ = ["write_table", "summarize", "trends", "numeric_levels", "COLUMN_TITLES"]
+__all__ = ["write_table", "summarize", "trends", "numeric_levels", "COLUMN_TITLES", "NOTE_KEYS"]
 
 #: short titles for the report; columns not listed keep their names
 COLUMN_TITLES = {
@@ -53,7 +55,12 @@ COLUMN_TITLES = {
     "faithful.L": "X3 = Lipschitz ‖∇s‖∞",
     "faithful.C2": "‖s‖_C²",
     "faithful.X4": "X4 = d1(π_N, π)",
-    "faithful.bound": "bound (faithful)",
+    "faithful.bound": "bound (faithful, headline)",
+    "faithful.bound_lower": "lower-estimate value (not a bound)",
+    "faithful.bound_statistical": "bound at statistical sup norms",
+    "faithful.bound_certified": "bound at certified sup norms",
+    "faithful.optimum": "tightest admissible bound (best ε, T)",
+    "faithful.structural": "structural floor of the bound",
     "faithful.measured": "measured d1(π, m_g)",
     "faithful.floor": "floor d1(π, π')",
     "faithful.ratio": "bound / measured",
@@ -65,7 +72,7 @@ COLUMN_TITLES = {
     "seminar.X2": "X2 (seminar)",
     "seminar.X3": "X3 (seminar)",
     "seminar.X4": "X4 (seminar)",
-    "seminar.bound": "bound (seminar)",
+    "seminar.bound": "bound (seminar): a value, not a bound",
     "seminar.measured": "measured (seminar)",
     "seminar.ratio": "bound / measured (seminar)",
     "seminar.share.prior": "prior term's share (seminar)",
@@ -73,6 +80,11 @@ COLUMN_TITLES = {
     "seminar.share.X4_eps": "(1 + |log δ|/√ε) X4's share (seminar)",
     "seminar.share.X4_C2": "T L² X4's share (seminar)",
 }
+
+
+#: a record's text facts (``extras``) copied into its row of ``table.json`` as ``notes``: the faithful
+#: headline's label, the term carrying the bound, the presets' verdicts and the evaluation's warnings
+NOTE_KEYS = ("bound_label", "carrying", "verdicts", "warnings")
 
 
 def _columns(records) -> list:
@@ -225,7 +237,11 @@ def write_table(study, records, out) -> dict:
     factors = list(study.factors)
     rows = []
     for sp, rec in zip(specs, records):
-        rows.append({"key": sp.key, "setting": sp.setting.index, "levels": sp.setting.levels, "seed": sp.seed, "values": rec["values"]})
+        row = {"key": sp.key, "setting": sp.setting.index, "levels": sp.setting.levels, "seed": sp.seed, "values": rec["values"]}
+        notes = {k: rec["extras"][k] for k in NOTE_KEYS if k in (rec.get("extras") or {})}
+        if notes:
+            row["notes"] = notes  # text facts of the run (the columns are numeric)
+        rows.append(row)
     summary = summarize(study, records)
     tr = trends(study, summary)
     estimators = {}
