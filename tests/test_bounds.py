@@ -208,6 +208,9 @@ def test_bound_cli_writes_json_and_markdown_for_both_presets(digits_run, capsys)
     # a ScoreNet has no certificate: its upper label is statistical, and the headline never calls a lower estimate a bound
     assert res["faithful"]["label"] == "statistical" or res["faithful"]["bound"] is None
     assert res["seminar"]["label"] == "seminar proxies (not a bound)" and res["w1_lower_bound"]["max_sliced_lcl"] is not None
+    # with or without a finite upper value, the floor at the sups found at feasible points is reported
+    st = res["faithful"]["structural"]
+    assert st["with_found_sups"] > 0 and (st["value"] is None or st["value"] >= st["with_found_sups"] * (1 - 1e-9))
     sem = res["seminar"]  # the seminar's pieces, rebuilt from its terms and constants
     c, tm = sem["constants"], sem["terms"]
     assert sem["breakdown"]["X4_C2"] == pytest.approx(tm["X4"]["value"] * c["T"] * tm["L"]["value"] ** 2, rel=1e-12)

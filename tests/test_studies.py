@@ -30,7 +30,8 @@ TINY = {
     "factors": {"data.n_train": [100, 200]},
     "seeds": [0, 1],
     "evaluate": {"n": 200},
-    "bound": {"estimators": "faithful", "n_sub": 100, "seeds": [0]},
+    "bound": {"estimators": "faithful", "n_sub": 100, "seeds": [0], "search": False, "optimise": False,
+              "c2": {"n_times": 3, "n_per_t": 8}},
     "threads": 1,
 }
 
@@ -240,7 +241,7 @@ def imbalance_study(tmp_path_factory):
     raw.update(base=str(CONFIGS / raw["base"]), seeds=[0], evaluate={"n": 60},
                set={"train.epochs": 1, "sample.steps": 5},
                bound={"estimators": "both", "n_sub": 60, "seeds": [0], "lipschitz": {"n_times": 2, "n_per_t": 4, "n_iter": 5},
-                      "c2": {"n_times": 2, "n_per_t": 2, "n_outer": 1}})
+                      "c2": {"n_times": 2, "n_per_t": 2, "n_outer": 1}, "search": False, "optimise": False})
     out = tmp / "study"
     assert main(["study", str(_write(tmp, raw)), "--out", str(out), "--executor", "local"]) == 0
     return out

@@ -211,7 +211,12 @@ class WUPReport:
                 lines += ["", "| ε | bound ÷ C (at the optimal T) | measured d1 at that ε |", "|---|---|---|"]
                 for row in o["curve"]:
                     lines.append(f"| {row['eps']:.4g} | {_g(row['bound'])} | {_g(row['measured']) if row.get('measured') is not None else '—'} |")
-        if self.structural:
+        if self.structural and self.structural.get("value") is None:
+            s = self.structural
+            lines += ["", f"Structural floor: none (no finite upper value of the sup norms). With the sups at the largest values found "
+                      f"at feasible points ({s['found_label']}: lower estimates) the formula cannot go below {_g(s['with_found_sups'])} ÷ C "
+                      "for any ε and T: no upper value of the sups, however tight, could give a smaller bound."]
+        elif self.structural:
             s = self.structural
             lines += ["", f"Structural floor: **{_g(s['value'])} ÷ C** — no admissible ε, T can go below this with these terms "
                       f"({s['how']}); with δ → 1 (a vacuous confidence) it would be {_g(s.get('delta_to_1'))}."
@@ -691,22 +696,27 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
                             sampler=sampler, reference_samples=ref_samples, n_sub=n_sub, d1=d1, n_projections=n_projections,
                             parts_at_full=lab_vals[label.split(" (")[0]]["parts"])
     structural, sens = {}, {}
+    X1m, X4m, em = terms["X1"].value, terms["X4"].value, terms["e_nn"].value
+    lo_lab = "adversarial" if "adversarial" in lab_vals else "lower estimate"
+    Ll, Cl = lab_vals[lo_lab]["L"], lab_vals[lo_lab]["C2"]
+    # the floor with the largest sups found at feasible points (lower estimates): no upper value of the sups, however
+    # tight, can bring the bound below this — reported even when no finite upper value exists
+    found_floor = structural_floor(
+        lambda e, TT: faithful_formula(X1=X1m, e_nn=em, L=Ll, C2=Cl, X4=X4m, R=R, T=TT, eps=e, delta=delta, a_T=contraction(TT),
+                                       C=C, es=es_fn(e))["bound"], eps0=eps, T0=T, T_max=T)
+    if bound is None:
+        structural = {"value": None, "eps": None, "T": None, "delta_to_1": None, "with_found_sups": found_floor["value"],
+                      "found_label": lo_lab, "how": "no finite upper value of the sup norms, so no floor of the bound; "
+                      "the floor with the sups found at feasible points is what no upper value could go below"}
     if bound is not None:
         Lh, Ch = lab_vals[use]["L"], lab_vals[use]["C2"]  # use == label here
-        X1m, X4m, em = terms["X1"].value, terms["X4"].value, terms["e_nn"].value
 
         def f_eT(e, TT, d=delta):
             return faithful_formula(X1=X1m, e_nn=em, L=Lh, C2=Ch, X4=X4m, R=R, T=TT, eps=e, delta=d, a_T=contraction(TT), C=C, es=es_fn(e))["bound"]
 
         structural = structural_floor(f_eT, eps0=eps, T0=T, T_max=T)
         structural["delta_to_1"] = structural_floor(lambda e, TT: f_eT(e, TT, d=1 - 1e-12), eps0=eps, T0=T, T_max=T)["value"]
-        # the same floor with the largest sups found at feasible points (lower estimates): no upper value of the sups,
-        # however tight, can bring the bound below this
-        lo_lab = "adversarial" if "adversarial" in lab_vals else "lower estimate"
-        Ll, Cl = lab_vals[lo_lab]["L"], lab_vals[lo_lab]["C2"]
-        structural["with_found_sups"] = structural_floor(
-            lambda e, TT: faithful_formula(X1=X1m, e_nn=em, L=Ll, C2=Cl, X4=X4m, R=R, T=TT, eps=e, delta=delta, a_T=contraction(TT),
-                                           C=C, es=es_fn(e))["bound"], eps0=eps, T0=T, T_max=T)["value"]
+        structural["with_found_sups"] = found_floor["value"]
         structural["found_label"] = lo_lab
 
         def f_terms(X1, e_nn, L, C2, X4, es_):
