@@ -376,8 +376,7 @@ def c2_norm(score_fn, process, data, *, eps: float, T: float | None = None, n_ti
             vals[p].append(d[p])
     per_point = {p: torch.cat(v).cpu() for p, v in vals.items()}
     parts = {p: float(v.max()) for p, v in per_point.items()}
-    est = C2Estimate(0.0, parts, int(x.shape[0]), kind, per_point, t.cpu(), x.detach())
-    return C2Estimate(est.total(), parts, int(x.shape[0]), kind, per_point, t.cpu(), x.detach())
+    return C2Estimate(sum(parts[p] for p in C2_KINDS[kind]), parts, int(x.shape[0]), kind, per_point, t.cpu(), x.detach())
 
 
 def kde_bandwidth(x: torch.Tensor, rule: str = "scott", *, generator=None, n_folds: int = 3, grid=None) -> float:

@@ -549,12 +549,13 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     else:
         r_note = "R set by the user"
     a_T = _contraction(process, T)
-    if omega == "process":
+    derived = omega == "process"
+    if derived:
         omega = -R**2 * math.log(a_T) / T if a_T < 1 else 0.0
         w_note = f"ω = −R² log a(T)/T = {omega:.4g}: e^(−ωT/R²) is the forward flow's W1 contraction a(T) = {a_T:.4g} (derived)"
     else:
         w_note = "ω set by the user"
-    contraction = (lambda TT: _contraction(process, TT)) if w_note.endswith("(derived)") else (lambda TT: math.exp(-omega * TT / R**2))
+    contraction = (lambda TT: _contraction(process, TT)) if derived else (lambda TT: math.exp(-omega * TT / R**2))
     es_fn = (lambda e: early_stopping_bias(process, e, R, dim)) if early_stopping_term else (lambda e: 0.0)
     d1_name = "exact W1 (POT emd2)" if d1 == "exact" else f"sliced W1, {n_projections} directions (a lower bound of W1)"
     net = _network_of(model, network)
@@ -571,7 +572,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     x1, x4, x1f, x4f, meas, floor = [], [], [], [], [], []
     enn_t, enn_e, enn_d = [], [], []
     sup = {lab: {"L": [], "C2": [], "parts": []} for lab in LABELS}
-    how_stat = ""
+    stat_how = {}
     for s in seeds:
         g = torch.Generator().manual_seed(s)
         pi = ref_samples[s]
@@ -604,7 +605,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         ps, hows = {}, []
         for p in C2_KINDS[c2_kind]:
             vals = c2.per_point[p] if p != "sup|grad_x s|" else torch.cat([c2.per_point[p], L.values])
-            u, how_stat = _ucl(vals, level, s)
+            u, stat_how[p] = _ucl(vals, level, s)
             ps[p] = max(u, best_lower[p])
         Ls["statistical"] = ps["sup|grad_x s|"]
         parts["statistical"] = ps
@@ -646,7 +647,8 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         m = at(lab)
         how = {"lower estimate": "maxima over forward-marginal points (lower estimates: not a bound)",
                "adversarial": f"gradient ascent over Ω × [ε, T] from the {sk['n_starts']} best points, {sk['steps']} steps (still a lower estimate)",
-               "statistical": f"{level:.0%} upper limits per part: {how_stat}",
+               "statistical": (f"{level:.0%} upper limits per part, extreme-value fits to block maxima (last seed): "
+                               + "; ".join(f"{p}: {m}" for p, m in stat_how.items())),
                "certified": cert_note}[lab]
         bounds[lab] = {"value": _fin(m["bound"]) if m else None, "values": [_fin(v) for v in vals], "how": how}
     head = at(label)
@@ -691,10 +693,9 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     # the tightest admissible value over ε (sampler at the same ε) and T
     optimum = {}
     if optimise and bound is not None:
-        optimum = _optimise(model, process, net, label, sup, x1, x4, enn_t, enn_e, R=R, T=T, eps=eps, delta=delta, C=C,
+        optimum = _optimise(net, label, sup, x1, x4, enn_t, enn_e, R=R, T=T, eps=eps, delta=delta, C=C,
                             contraction=contraction, es_fn=es_fn, c2_kind=c2_kind, eps_grid=eps_grid, T_grid=T_grid,
-                            sampler=sampler, reference_samples=ref_samples, n_sub=n_sub, d1=d1, n_projections=n_projections,
-                            parts_at_full=lab_vals[label.split(" (")[0]]["parts"])
+                            sampler=sampler, reference_samples=ref_samples, n_sub=n_sub, d1=d1, n_projections=n_projections)
     structural, sens = {}, {}
     X1m, X4m, em = terms["X1"].value, terms["X4"].value, terms["e_nn"].value
     lo_lab = "adversarial" if "adversarial" in lab_vals else "lower estimate"
@@ -741,8 +742,8 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     )
 
 
-def _optimise(model, process, net, label, sup, x1, x4, enn_t, enn_e, *, R, T, eps, delta, C, contraction, es_fn, c2_kind,
-              eps_grid, T_grid, sampler, reference_samples, n_sub, d1, n_projections, parts_at_full) -> dict:
+def _optimise(net, label, sup, x1, x4, enn_t, enn_e, *, R, T, eps, delta, C, contraction, es_fn, c2_kind,
+              eps_grid, T_grid, sampler, reference_samples, n_sub, d1, n_projections) -> dict:
     """Minimum of the headline bound over ε' ≥ ε and T' ≤ T (a grid). Sup norms are recomputed per cell when
     certified; a statistical or sampled sup over [ε, T] is used as is (a sup over the smaller range [ε', T']
     can only be smaller, so that stays valid, only conservative). e_nn(ε', T') averages the per-sample

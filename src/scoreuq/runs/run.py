@@ -589,7 +589,8 @@ def _range_warnings(x: torch.Tensor, rd: RunData) -> list:
 def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
           omega="process", n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", kde_rule: str = "cv", n_generated: int | None = None,
           lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True, generated=None, c2_kind: str = "full",
-          search: bool = True, optimise: bool = True, measure_curve: bool = True, level: float = 0.95) -> dict:
+          search: bool = True, optimise: bool = True, measure_curve: bool = True, level: float = 0.95,
+          w1_lower: dict | None = None) -> dict:
     """The WUP bound of a trained score run (faithful and/or seminar presets), with the audit.
 
     The audit compares the bound with samples of the model at the same early-stopping time ε:
@@ -599,8 +600,9 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     curve when ``measure_curve``.
 
     π is the exact law for synthetic data and a Gaussian KDE of the whole labelled set for
-    images (bandwidth by ``kde_rule``: ``"cv"`` held-out likelihood by default, recorded). Writes
-    ``bound.json`` and ``bound.md``.
+    images (bandwidth by ``kde_rule``: ``"cv"`` held-out likelihood by default, recorded). ``w1_lower``: the
+    ``w1_lower_bound`` that :func:`evaluate` computed for the same ``generated`` samples (reused, not
+    recomputed); by default it is computed here. Writes ``bound.json`` and ``bound.md``.
     """
     from .. import bounds, metrics
     from .._validation import check_in_range, check_int, check_positive
@@ -651,9 +653,12 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     out = {"run": str(run.dir) if run.dir else None, "pi": pi_name, "kde_bandwidth": kde_h, "kde_rule": kde_rule if kde_h else None,
            "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps, "eps": gen_eps}}
     # a guaranteed lower estimate of the population W1(m_g, π), beside every bound
-    ref = rd.test.double().to(dev) if rd.image_shape is None else pi.sample(gen.shape[0], generator=torch.Generator().manual_seed(7),
-                                                                            dtype=torch.float64).to(dev)
-    lower = metrics.w1_lower_bound(gen.flatten(1), ref.flatten(1), generator=torch.Generator().manual_seed(run.config.seed))
+    if w1_lower is not None and generated is not None:
+        lower = w1_lower  # evaluate's, for these same samples
+    else:
+        ref = rd.test.double().to(dev) if rd.image_shape is None else \
+            pi.sample(gen.shape[0], generator=torch.Generator().manual_seed(7), dtype=torch.float64).to(dev)
+        lower = metrics.w1_lower_bound(gen.flatten(1), ref.flatten(1), generator=torch.Generator().manual_seed(run.config.seed))
     out["w1_lower_bound"] = lower
     lower_v = lower["max_sliced_lcl"]
     md = [f"# WUP bound of {run.dir.name if run.dir else 'run'}", "", f"π: {pi_name}; p_ref: the prior of {type(run.process).__name__}; "

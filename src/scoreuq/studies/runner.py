@@ -341,7 +341,7 @@ def run_one(task: dict) -> dict:
                 bk["seeds"] = tuple(bk["seeds"])
             bk["lipschitz_kw"], bk["c2_kw"] = bk.pop("lipschitz", None), bk.pop("c2", None)
             t0 = time.perf_counter()
-            bound = runs.bound(run, generated=samples, **bk)
+            bound = runs.bound(run, generated=samples, w1_lower=metrics.get("w1_lower_bound"), **bk)
             bound.pop("markdown", None)
             secs["bound"] = time.perf_counter() - t0
         values = _flatten(metrics, bound, run.data)
