@@ -173,7 +173,7 @@ def test_empty_grid_is_an_error(tmp_path):
 
 
 def test_report_draws_2d_samples_of_a_compute_study_side_by_side(tmp_path):
-    from scoreuq.report import write_report
+    from scoreuq.studies.report import write_report
 
     out = tmp_path / "s"
     studies.run_study(_gmm(), out, report=False, progress=lambda line: None)

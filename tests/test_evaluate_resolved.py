@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import scoreuq as su
-from scoreuq.report import GROUPS, _audit_sentences
+from scoreuq.studies.report import GROUPS, _audit_sentences
 from scoreuq.runs import RunConfig
 from scoreuq.studies.runner import _estimators, _flatten
 from scoreuq.studies.table import COLUMN_TITLES

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from scoreuq.report import UNDERTRAINED_RATIO, _pct, _slope_ci, write_report
+from scoreuq.studies.report import UNDERTRAINED_RATIO, _pct, _slope_ci, write_report
 from scoreuq.studies.config import configs_dir, load_study
 from scoreuq.studies.runner import _estimators, _flatten, _notes
 from scoreuq.studies.table import COLUMN_TITLES, write_table

@@ -339,7 +339,7 @@ def _cmd_advise_beta(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import write_report
+    from .studies.report import write_report
 
     html_path, md_path = write_report(args.study_dir)
     print(f"wrote {html_path} and {md_path}")

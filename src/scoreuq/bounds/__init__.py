@@ -7,7 +7,7 @@ from .estimators import (C2_KINDS, C2_PARTS, C2Estimate, LipschitzEstimate, c2_n
 from . import thesis
 from .certificates import Certificate, certify, supports
 from .extremes import SearchResult, UpperLimit, adversarial_max, upper_limit
-from .wup import (LABELS, Term, WUPReport, data_radius, differences, early_stopping_bias, faithful_formula, kde_reference, seminar_formula,
+from .propagation import (LABELS, Term, WUPReport, data_radius, differences, early_stopping_bias, faithful_formula, kde_reference, seminar_formula,
                   seminar_infimum, sensitivity, structural_floor, wup, wup_seminar)
 
 __all__ = ["thesis", "wup", "wup_seminar", "WUPReport", "Term", "LABELS", "differences", "kde_reference", "data_radius",

@@ -1,5 +1,5 @@
 """Data sets: synthetic laws with exact densities and scores, image sets, class imbalance."""
-from .imbalance import Imbalance, class_shares, imbalance
+from .classes import Imbalance, class_shares, imbalance
 from .images import (
     MNIST_MD5,
     MNIST_TEST_CLASS_COUNTS,

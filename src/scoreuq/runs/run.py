@@ -80,7 +80,7 @@ def _to_yaml(cfg: RunConfig) -> str:
 
 def _true_score(run: Run):
     """The exact score for ESM: the data law's when it is a Gaussian mixture, else the Gaussian-smoothed empirical law's."""
-    from ..bounds.wup import empirical_score
+    from ..bounds.propagation import empirical_score
     from ..data import GaussianMixture
 
     if isinstance(run.data.truth, GaussianMixture):
@@ -505,7 +505,7 @@ def evaluate(run: Run, samples=None, *, n: int | None = None, seed: int = 0, max
     ``warnings`` (a list of strings; e.g. generated points far outside the data's range, see :func:`_range_warnings`).
     """
     from .. import metrics
-    from ..data.imbalance import class_shares
+    from ..data.classes import class_shares
 
     if samples is None:
         samples = sample(run, n=n, seed=seed)

@@ -32,6 +32,7 @@ from pathlib import Path
 from .._io import atomic_write_json, atomic_write_text, folder_lock
 from ..runs.config import ConfigError
 from .config import StudyConfig, check_executor, identity_of
+from .report import write_report
 
 __all__ = ["run_study", "run_one", "compute_one", "check_study", "worker_device", "StudyResult", "StudyError", "load_records", "environment"]
 
@@ -564,7 +565,5 @@ def _run_locked(study, out, specs, executor, workers, scheduler, report, progres
     timing["calls"].append({"executor": executor, "workers": workers, "computed": len(tasks), "skipped": skipped, "seconds": elapsed})
     atomic_write_json(meta_path, timing)
     if report:
-        from ..report import write_report
-
         write_report(out)
     return StudyResult(out, ordered, len(tasks), skipped, elapsed)

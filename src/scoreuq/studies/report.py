@@ -19,8 +19,8 @@ import json
 import time
 from pathlib import Path
 
-from ._io import atomic_write_text
-from .studies.table import COLUMN_TITLES
+from .._io import atomic_write_text
+from .table import COLUMN_TITLES
 
 __all__ = ["write_report", "GROUPS", "UNDERTRAINED_RATIO"]
 
@@ -95,7 +95,7 @@ def _png_data(path: Path) -> str:
 
 def _figures(study_dir: Path, table: dict, study: dict) -> list:
     """Draw the study's figures into ``figures/``; returns ``[(title, path, caption)]``."""
-    from . import figures
+    from .. import figures
 
     fig_dir = study_dir / "figures"
     factors = table["factors"]
@@ -155,7 +155,7 @@ def _compute_sample_images(study_dir: Path, table: dict) -> list:
     """For a compute study whose records hold 2-D samples (``extras["samples"]``: a list of points, or
     a mapping of names, possibly nested once, to such lists), one picture per setting (first seed), all
     settings side by side: ``[(caption, path)]``."""
-    from . import figures
+    from .. import figures
 
     panels, ref, nested = {}, None, {}
     for r in table["rows"]:
@@ -377,7 +377,7 @@ def _slope_ci(table: dict, col: str, factor: str, direction: str, *, seed: int =
     factors are orthogonal). Returns ``{"slope", "lo", "hi", "level", "how", "per"}`` or ``None``."""
     import numpy as np
 
-    from .figures import numeric_levels
+    from ..figures import numeric_levels
 
     levels = [s["levels"][factor] for s in table["summary"]]
     uniq = list(dict.fromkeys(levels))
@@ -624,7 +624,7 @@ def write_report(study_dir) -> tuple:
     """Write ``report.html`` (self-contained) and ``report.md`` for a finished study folder."""
     import yaml
 
-    from .runs.config import ConfigError
+    from ..runs.config import ConfigError
 
     study_dir = Path(study_dir)
     if not (study_dir / "table.json").is_file() or not (study_dir / "study.yaml").is_file():

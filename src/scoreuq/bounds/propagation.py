@@ -815,7 +815,7 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     says so explicitly wherever it falls below the measured distance or below ``w1_lower``, a guaranteed
     lower estimate of the population W1 (:func:`scoreuq.metrics.w1_lower_bound`).
     """
-    from ..data.imbalance import class_shares
+    from ..data.classes import class_shares
     from ..metrics import wasserstein_1d
 
     if not dsm_history:
