@@ -364,8 +364,9 @@ def test_held_study_folder_lock(tmp_path, capsys):
 STUDY_CASES = [
     ("seminar bound on unlabelled data", {"bound": {"estimators": "seminar"}}, "bound.estimators: seminar needs labelled image data"),
     ("bound.delta out of range", {"bound": {"delta": 2.0}}, "bound.delta"),
-    ("bound.eps beyond T", {"bound": {"eps": 10.0}}, "bound.eps must lie in (0, T)"),
-    ("bound.eps not finite", {"bound": {"eps": _INF}}, "bound.eps"),
+    ("bound.t_min beyond T", {"bound": {"t_min": 10.0}}, "bound.t_min must lie in (0, T)"),
+    ("bound.t_min not finite", {"bound": {"t_min": _INF}}, "bound.t_min"),
+    ("bound.eps, the old name of bound.t_min", {"bound": {"eps": 0.01}}, "bound.eps is now called bound.t_min"),
     ("bound.d1 unknown", {"bound": {"d1": "approx"}}, "bound.d1"),
     ("bound.n_sub too small", {"bound": {"n_sub": 1}}, "bound.n_sub"),
     ("unknown bound key", {"bound": {"estimator": "both"}}, "bound.estimator"),

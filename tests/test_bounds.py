@@ -21,9 +21,9 @@ def test_exact_score_terms_match_closed_forms():
     gm = _gauss(m, sd)
     train = gm.sample(4000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     gen = gm.sample(2000, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
-    rep = su.bounds.wup(gm.score_fn(OU), OU, train, gm, eps=eps, n_sub=2000, seeds=(0, 1), generated=gen,
+    rep = su.bounds.wup(gm.score_fn(OU), OU, train, gm, t_min=eps, n_sub=2000, seeds=(0, 1), generated=gen,
                         lipschitz_kw={"n_per_t": 16}, c2_kw={"n_per_t": 8}, search_kw={"n_starts": 2, "steps": 5},
-                        eps_grid=[0.01, 0.1], T_grid=[1.5, 3.0])
+                        t_min_grid=[0.01, 0.1], T_grid=[1.5, 3.0])
     t = rep.terms
     assert t["e_nn"].value == 0.0  # the exact score has no L2 error
     assert t["dsm"].value > 0.1  # while DSM keeps its theta-free constant
@@ -105,7 +105,7 @@ def test_derivative_parts_of_gaussian_score_match_sympy():
 def test_c2_norm_is_the_sum_of_its_parts_and_kinds_pick_parts():
     gm = _gauss()
     train = gm.sample(500, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    c2 = su.bounds.c2_norm(gm.score_fn(OU), OU, train, eps=0.05, generator=torch.Generator().manual_seed(0))
+    c2 = su.bounds.c2_norm(gm.score_fn(OU), OU, train, t_min=0.05, generator=torch.Generator().manual_seed(0))
     assert c2.parts["sup|D2_x s|"] == pytest.approx(0.0, abs=1e-8)
     assert c2.parts["sup|grad_x s|"] == pytest.approx(1 / (math.exp(-0.1) * 0.25 + 1 - math.exp(-0.1)), rel=1e-6)
     assert c2.value == pytest.approx(sum(c2.parts.values()), rel=1e-12)
@@ -159,7 +159,7 @@ def test_x4_grows_as_keep_ratio_falls_on_digits():
     x4 = []
     for keep in (1.0, 0.4, 0.1):
         idx = su.data.imbalance(d.labels, keep, scheme="deterministic", seed=0).indices
-        rep = su.bounds.wup(model, OU, flat[idx], Pi(), eps=0.01, n_sub=300, seeds=(0, 1, 2, 3, 4),
+        rep = su.bounds.wup(model, OU, flat[idx], Pi(), t_min=0.01, n_sub=300, seeds=(0, 1, 2, 3, 4),
                             lipschitz_kw={"n_times": 2, "n_per_t": 4, "n_iter": 5}, c2_kw={"n_times": 1, "n_per_t": 2, "n_outer": 1}, n_enn=50,
                             search=False, optimise=False)
         x4.append(rep.terms["X4"].value)
@@ -214,8 +214,8 @@ def test_bound_cli_writes_json_and_markdown_for_both_presets(digits_run, capsys)
     sem = res["seminar"]  # the seminar's pieces, rebuilt from its terms and constants
     c, tm = sem["constants"], sem["terms"]
     assert sem["breakdown"]["X4_C2"] == pytest.approx(tm["X4"]["value"] * c["T"] * tm["L"]["value"] ** 2, rel=1e-12)
-    assert sem["breakdown"]["X4_eps"] == pytest.approx(tm["X4"]["value"] * (1 + abs(math.log(c["delta"])) / math.sqrt(c["eps"])), rel=1e-12)
-    assert sem["breakdown"]["offset"] == pytest.approx(math.sqrt(c["eps"]), rel=1e-12)
+    assert sem["breakdown"]["X4_eps"] == pytest.approx(tm["X4"]["value"] * (1 + abs(math.log(c["delta"])) / math.sqrt(c["t_min"])), rel=1e-12)
+    assert sem["breakdown"]["offset"] == pytest.approx(math.sqrt(c["t_min"]), rel=1e-12)
     assert res["kde_bandwidth"] > 0 and "Gaussian KDE" in res["pi"]
     md = (digits_run / "bound.md").read_text()
     assert "faithful estimators" in md and "seminar estimators" in md and "Lower estimate" not in md.split("\n")[0]
@@ -224,7 +224,7 @@ def test_bound_cli_writes_json_and_markdown_for_both_presets(digits_run, capsys)
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("args, field", [(["--eps", "0"], "eps"), (["--eps", "3.0"], "eps"), (["--delta", "1.5"], "delta"),
+@pytest.mark.parametrize("args, field", [(["--t-min", "0"], "t_min"), (["--t-min", "3.0"], "t_min"), (["--delta", "1.5"], "delta"),
                                          (["--delta", "0"], "delta"), (["--R", "-1"], "R"), (["--omega", "-1"], "omega"),
                                          (["--level", "1"], "level")])
 def test_bad_bound_input_exits_2_and_writes_nothing(digits_run, capsys, args, field):
@@ -244,8 +244,8 @@ def test_model_with_wrong_output_shape_is_rejected():
     gm = _gauss()
     train = gm.sample(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with pytest.raises(ValueError, match="output shape"):
-        su.bounds.wup(lambda x, t: torch.cat([x, x], 1), OU, train, gm, eps=0.01, seeds=(0,))
-    with pytest.raises(ValueError, match="eps"):
-        su.bounds.wup(gm.score_fn(OU), OU, train, gm, eps=0.0)
+        su.bounds.wup(lambda x, t: torch.cat([x, x], 1), OU, train, gm, t_min=0.01, seeds=(0,))
+    with pytest.raises(ValueError, match="t_min"):
+        su.bounds.wup(gm.score_fn(OU), OU, train, gm, t_min=0.0)
     with pytest.raises(ValueError, match="delta"):
-        su.bounds.wup(gm.score_fn(OU), OU, train, gm, eps=0.1, delta=1.0)
+        su.bounds.wup(gm.score_fn(OU), OU, train, gm, t_min=0.1, delta=1.0)

@@ -166,7 +166,7 @@ def test_user_module_on_another_device_is_a_clear_error(fake):
         Trainer(net, proc, data, TrainConfig(epochs=1))
     Trainer(net, proc, data.to(fake), TrainConfig(epochs=1)).fit()  # same device: fine
     with pytest.raises(ValueError, match=r"fakeacc:0.*cpu|cpu.*fakeacc:0"):
-        su.bounds.wup(net, proc, data, su.data.GaussianMixture([[0.0, 0.0]]), eps=0.01, **BOUND_KW)
+        su.bounds.wup(net, proc, data, su.data.GaussianMixture([[0.0, 0.0]]), t_min=0.01, **BOUND_KW)
     fn = su.runs.score_fn_of(net)
     with pytest.raises(ValueError, match=r"fakeacc:0.*cpu|cpu.*fakeacc:0"):
         fn(data, torch.full((32,), 0.5))

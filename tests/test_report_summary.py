@@ -154,8 +154,8 @@ def _fake_run(bound_value):
                 "optimum": {}, "structural": {}, "sensitivity": {}, "verdict": ""}
     if bound_value is not None:
         faithful["bounds"]["certified"] = {"value": bound_value, "values": [bound_value], "how": "interval arithmetic"}
-        faithful["optimum"] = {"value": 3.0, "eps": 0.01, "T": 2.0, "how": "grid"}
-        faithful["structural"] = {"value": 2.5, "eps": 0.01, "T": 2.0, "how": "grid", "delta_to_1": 2.0}
+        faithful["optimum"] = {"value": 3.0, "t_min": 0.01, "T": 2.0, "how": "grid"}
+        faithful["structural"] = {"value": 2.5, "t_min": 0.01, "T": 2.0, "how": "grid", "delta_to_1": 2.0}
         faithful["sensitivity"] = {"elasticity": {"X4": 0.5, "L": 1.2}, "halve": "divide L by 2.", "carrying": "L"}
     seminar = {"terms": {"X4": term}, "constants": {"C": 1.0}, "formula": "g", "bound": 0.4, "label": "seminar proxies (not a bound)",
                "ratio": 0.2, "measured": {"value": 2.0, "estimator": "exact W1"}, "breakdown": {"shares": {"prior": 0.1}},

@@ -42,7 +42,7 @@ def _attainable(row):
     for d in itertools.product((-5e-5, 5e-5), repeat=4):
         for delta in (lo, hi):
             x2 = X2 + d[1]
-            vals.append(su.bounds.seminar_formula(X1=X1 + d[0], X2=x2, X3=X3 + d[2], X4=X4 + d[3], eps=x2 / 5000, delta=delta)["bound"])
+            vals.append(su.bounds.seminar_formula(X1=X1 + d[0], X2=x2, X3=X3 + d[2], X4=X4 + d[3], t_min=x2 / 5000, delta=delta)["bound"])
     return min(vals), max(vals)
 
 
@@ -61,7 +61,7 @@ def test_seminar_row_1_needs_delta_0_1_not_the_rule():
     lo, hi = _attainable(row)
     assert hi + 5e-5 < row[-1]
     _, X1, X2, X3, X4, printed = row
-    assert su.bounds.seminar_formula(X1=X1, X2=X2, X3=X3, X4=X4, eps=X2 / 5000, delta=0.1)["bound"] == pytest.approx(printed, abs=2e-3)
+    assert su.bounds.seminar_formula(X1=X1, X2=X2, X3=X3, X4=X4, t_min=X2 / 5000, delta=0.1)["bound"] == pytest.approx(printed, abs=2e-3)
 
 
 def test_seminar_row_0_9_is_impossible_for_any_delta_and_eps():
@@ -72,7 +72,7 @@ def test_seminar_row_0_9_is_impossible_for_any_delta_and_eps():
     assert inf > printed + 0.018
     assert su.bounds.seminar_infimum(X1=X1, X2=X2, X3=X3, X4=X4) == pytest.approx(5.2787, abs=1e-3)
     # and the infimum is an infimum: the formula never goes below it on a dense grid of (δ, ε)
-    grid = [su.bounds.seminar_formula(X1=X1, X2=X2, X3=X3, X4=X4, eps=e, delta=d)["bound"]
+    grid = [su.bounds.seminar_formula(X1=X1, X2=X2, X3=X3, X4=X4, t_min=e, delta=d)["bound"]
             for e in torch.logspace(-8, 0, 60).tolist() for d in torch.linspace(0.001, 0.999, 60).tolist()]
     assert min(grid) >= su.bounds.seminar_infimum(X1=X1, X2=X2, X3=X3, X4=X4) - 1e-12
 
@@ -90,8 +90,8 @@ def test_sensitivity_of_a_power_law_and_what_halves_it():
 
 def test_structural_floor_finds_the_minimum_of_a_known_function():
     # f(e, T) = 1/e + e + (T - 2)^2 + 5 has its minimum 7 at e = 1, T = 2 (e <= T holds there)
-    r = su.bounds.structural_floor(lambda e, T: 1 / e + e + (T - 2) ** 2 + 5, eps0=0.01, T0=3.0, T_max=3.0)
-    assert r["value"] == pytest.approx(7.0, abs=1e-6) and r["eps"] == pytest.approx(1.0, rel=1e-3) and r["T"] == pytest.approx(2.0, rel=1e-3)
+    r = su.bounds.structural_floor(lambda e, T: 1 / e + e + (T - 2) ** 2 + 5, t_min0=0.01, T0=3.0, T_max=3.0)
+    assert r["value"] == pytest.approx(7.0, abs=1e-6) and r["t_min"] == pytest.approx(1.0, rel=1e-3) and r["T"] == pytest.approx(2.0, rel=1e-3)
 
 
 def test_early_stopping_bias_bounds_the_exact_w1_of_the_smoothing():
@@ -121,9 +121,9 @@ def mlp_report():
         return gm.sample(300, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * (1 + eps)
 
     gen = gm.sample(300, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    rep = su.bounds.wup(model, OU, train, gm, eps=0.01, n_sub=200, seeds=(0, 1), generated=gen, n_enn=400, sampler=sampler,
+    rep = su.bounds.wup(model, OU, train, gm, t_min=0.01, n_sub=200, seeds=(0, 1), generated=gen, n_enn=400, sampler=sampler,
                         lipschitz_kw={"n_times": 4, "n_per_t": 16}, c2_kw={"n_times": 4, "n_per_t": 16},
-                        search_kw={"n_starts": 4, "steps": 10}, eps_grid=[0.01, 0.05, 0.2], T_grid=[1.0, 3.0])
+                        search_kw={"n_starts": 4, "steps": 10}, t_min_grid=[0.01, 0.05, 0.2], T_grid=[1.0, 3.0])
     return rep, model, calls
 
 
@@ -156,10 +156,10 @@ def test_optimum_and_structural_floor_are_ordered_and_measured_at_the_same_eps(m
     rep, _, calls = mlp_report
     o, s = rep.optimum, rep.structural
     assert s["value"] <= o["value"] * (1 + 1e-9) <= rep.bound * (1 + 1e-9)
-    assert o["eps"] in (0.01, 0.05, 0.2) and o["T"] in (1.0, 3.0)
+    assert o["t_min"] in (0.01, 0.05, 0.2) and o["T"] in (1.0, 3.0)
     # the sampler ran once per ε of the curve, at the optimum's T: bound and measurement describe the same generator
-    assert sorted(calls) == sorted((row["eps"], o["T"]) for row in o["curve"])
-    assert o["measured"] == next(r["measured"] for r in o["curve"] if r["eps"] == o["eps"])
+    assert sorted(calls) == sorted((row["t_min"], o["T"]) for row in o["curve"])
+    assert o["measured"] == next(r["measured"] for r in o["curve"] if r["t_min"] == o["t_min"])
     assert s["delta_to_1"] <= s["value"]
     el = rep.sensitivity["elasticity"]
     assert set(el) >= {"X1", "e_nn", "L", "C2", "X4"} and rep.sensitivity["carrying"] in el
@@ -169,7 +169,7 @@ def test_tensor_reference_and_bad_inputs():
     gm = su.data.GaussianMixture([[2.0]], stds=0.5)
     train = gm.sample(200, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     pts = gm.sample(500, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    kw = dict(eps=0.05, n_sub=100, seeds=(0,), n_enn=100, search=False, optimise=False,
+    kw = dict(t_min=0.05, n_sub=100, seeds=(0,), n_enn=100, search=False, optimise=False,
               lipschitz_kw={"n_times": 2, "n_per_t": 8}, c2_kw={"n_times": 2, "n_per_t": 8})
     rep = su.bounds.wup(gm.score_fn(OU), OU, train, pts, true_score=gm.score_fn(OU), **kw)
     assert rep.terms["e_nn"].value == 0.0 and rep.terms["X1"].value > 0

@@ -202,7 +202,7 @@ def _cmd_bound(args) -> int:
     if args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     run = runs.load_run(args.run, device=args.device)
-    res = runs.bound(run, estimators=args.estimators, eps=args.eps, delta=args.delta, C=args.C, R=args.R, omega=args.omega,
+    res = runs.bound(run, estimators=args.estimators, t_min=args.t_min, delta=args.delta, C=args.C, R=args.R, omega=args.omega,
                      n_sub=args.n_sub, seeds=tuple(range(args.seeds)), d1=args.d1, kde_rule=args.kde_rule, c2_kind=args.c2,
                      search=not args.no_search, optimise=not args.no_optimise, level=args.level)
     if args.json:
@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("run", help="run directory")
     b.add_argument("--estimators", choices=["faithful", "seminar", "both"], default="both",
                    help="faithful (the theorem's terms), seminar (the seminar code's proxies: not a bound) or both (default)")
-    b.add_argument("--eps", type=float, default=None, help="early-stopping time ε in (0, T) (default: the run's sample.t_min)")
+    b.add_argument("--t-min", type=float, default=None, help="early-stopping time ε in (0, T) (default: the run's sample.t_min)")
     b.add_argument("--delta", type=float, default=0.1, help="δ in (0, 1) (default 0.1)")
     b.add_argument("--C", type=float, default=1.0, help="universal constant C > 0 (default 1)")
     b.add_argument("--R", type=float, default=None, help="radius R > 0 (default: computed from the data)")

@@ -307,10 +307,10 @@ def forward_points(process, data: torch.Tensor, times, n_per_t: int, *, generato
     return torch.cat(xs), torch.cat(ts)
 
 
-def _grid(eps, T, n):
+def _grid(t_min, T, n):
     if n == 1:
-        return [float(eps)]
-    return [float(v) for v in torch.logspace(math.log10(eps), math.log10(T), n, dtype=torch.float64)]
+        return [float(t_min)]
+    return [float(v) for v in torch.logspace(math.log10(t_min), math.log10(T), n, dtype=torch.float64)]
 
 
 @dataclass(frozen=True)
@@ -328,13 +328,13 @@ class LipschitzEstimate:
     x: torch.Tensor = field(default=None, repr=False)
 
 
-def lipschitz(score_fn, process, data, *, eps: float, T: float | None = None, n_times: int = 8, n_per_t: int = 32,
+def lipschitz(score_fn, process, data, *, t_min: float, T: float | None = None, n_times: int = 8, n_per_t: int = 32,
               n_iter: int = 30, tol: float = 1e-4, generator=None, batch: int = 256) -> LipschitzEstimate:
     r""":math:`\|\nabla_x s_\theta\|_\infty \approx \max_{i} \|\nabla_x s_\theta(x_i, t_i)\|_2` over ``n_per_t`` points
     from each forward marginal :math:`p_t`, :math:`t` on a grid of ``n_times`` values log-spaced in
     :math:`[\varepsilon, T]`. A sampled maximum: a lower estimate of the supremum."""
     T = process.T if T is None else T
-    x, t = forward_points(process, data, _grid(eps, T, n_times), n_per_t, generator=generator)
+    x, t = forward_points(process, data, _grid(t_min, T, n_times), n_per_t, generator=generator)
     sig = torch.cat([spectral_norms(score_fn, x[i: i + batch], t[i: i + batch], n_iter=n_iter, tol=tol, generator=generator)
                      for i in range(0, x.shape[0], batch)])
     per_t = {float(tv): float(sig[t == tv].max()) for tv in torch.unique(t)}
@@ -359,7 +359,7 @@ class C2Estimate:
         return sum(self.parts[p] for p in C2_KINDS[check_kind(kind or self.kind)])
 
 
-def c2_norm(score_fn, process, data, *, eps: float, T: float | None = None, n_times: int = 5, n_per_t: int = 8,
+def c2_norm(score_fn, process, data, *, t_min: float, T: float | None = None, n_times: int = 5, n_per_t: int = 8,
             n_iter: int = 20, n_outer: int = 6, n_hvp: int = 8, n_restarts: int = 2, kind: str = "full", generator=None,
             batch: int = 128) -> C2Estimate:
     r""":math:`\|s_\theta\|_{C^2([\varepsilon,T]\times\Omega)}` as the **sum** of the sampled sup norms of its
@@ -367,7 +367,7 @@ def c2_norm(score_fn, process, data, *, eps: float, T: float | None = None, n_ti
     points at ``n_times`` times log-spaced in :math:`[\varepsilon, T]`. Sampled maxima: lower estimates."""
     check_kind(kind)
     T = process.T if T is None else T
-    x, t = forward_points(process, data, _grid(eps, T, n_times), n_per_t, generator=generator)
+    x, t = forward_points(process, data, _grid(t_min, T, n_times), n_per_t, generator=generator)
     vals = {p: [] for p in C2_PARTS}
     for i in range(0, x.shape[0], batch):
         d = derivative_parts(score_fn, x[i: i + batch], t[i: i + batch], n_iter=n_iter, n_outer=n_outer, n_hvp=n_hvp,

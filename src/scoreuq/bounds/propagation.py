@@ -173,7 +173,7 @@ class WUPReport:
                     f"value is {_g(self.bounds.get('lower estimate', {}).get('value'))} ÷ C and is NOT a bound. {self.verdict}").strip()
         r = f", {self.ratio:.3g}× the measured d1 ({self.measured.value:.4g})" if self.ratio else ""
         opt = self.optimum.get("value")
-        o = (f"; tightest admissible {_g(opt)} ÷ C at ε = {self.optimum['eps']:.3g}, T = {self.optimum['T']:.3g}" if opt is not None else "")
+        o = (f"; tightest admissible {_g(opt)} ÷ C at ε = {self.optimum['t_min']:.3g}, T = {self.optimum['T']:.3g}" if opt is not None else "")
         return f"WUP bound ({lab} sup norms) {_g(self.bound)} ÷ C{r}{o}. {self.verdict}".strip()
 
     def to_markdown(self) -> str:
@@ -204,13 +204,13 @@ class WUPReport:
                                  f"{_g(self.sup_norms['C2'].get(lab))} | {_g(b['value'])} | {b['how']} |")
         if self.optimum:
             o = self.optimum
-            lines += ["", f"Tightest admissible value: **{_g(o.get('value'))} ÷ C** at ε = {o['eps']:.4g}, T = {o['T']:.4g} "
+            lines += ["", f"Tightest admissible value: **{_g(o.get('value'))} ÷ C** at ε = {o['t_min']:.4g}, T = {o['T']:.4g} "
                       f"({o['how']})." + (f" Measured there with the sampler at the same ε and T: {o['measured']:.4g} "
                                            f"(ratio {o['value'] / o['measured']:.3g})." if o.get("measured") and o.get("value") else "")]
             if o.get("curve"):
                 lines += ["", "| ε | bound ÷ C (at the optimal T) | measured d1 at that ε |", "|---|---|---|"]
                 for row in o["curve"]:
-                    lines.append(f"| {row['eps']:.4g} | {_g(row['bound'])} | {_g(row['measured']) if row.get('measured') is not None else '—'} |")
+                    lines.append(f"| {row['t_min']:.4g} | {_g(row['bound'])} | {_g(row['measured']) if row.get('measured') is not None else '—'} |")
         if self.structural and self.structural.get("value") is None:
             s = self.structural
             lines += ["", f"Structural floor: none (no finite upper value of the sup norms). With the sups at the largest values found "
@@ -265,17 +265,17 @@ def _breakdown(prefactor, prior, e_nn, x4_eps, x4_c2, offset=0.0, es=0.0) -> dic
                        "X4_C2": x4_c2 / e_p if e_p > 0 else 0.0}}
 
 
-def faithful_formula(*, X1, e_nn, L, C2, X4, R, T, eps, delta, a_T, C=1.0, es=0.0) -> dict:
+def faithful_formula(*, X1, e_nn, L, C2, X4, R, T, t_min, delta, a_T, C=1.0, es=0.0) -> dict:
     r"""The faithful bound piece by piece (module docstring): ``a_T`` is :math:`e^{-\omega T/R^2}` and ``es``
     the early-stopping bias bound added to it. Returns :func:`_breakdown`'s dict (``"bound"`` the value)."""
-    return _breakdown(C * R**1.5 * (1 + L), R**2 * a_T * X1, e_nn, (1 + abs(math.log(delta)) / eps) * X4, T * C2**2 * X4, es=es)
+    return _breakdown(C * R**1.5 * (1 + L), R**2 * a_T * X1, e_nn, (1 + abs(math.log(delta)) / t_min) * X4, T * C2**2 * X4, es=es)
 
 
-def early_stopping_bias(process, eps: float, R: float, dim: int) -> float:
+def early_stopping_bias(process, t_min: float, R: float, dim: int) -> float:
     r"""Certified :math:`d_1(\pi, p_\varepsilon) \le E|X_\varepsilon - X_0| \le |1 - a(\varepsilon)| R + |b(\varepsilon)| + s(\varepsilon)\sqrt d`
     for π supported in the ball of radius R about the origin (synchronous coupling
     :math:`X_\varepsilon = a X_0 + b + s Z`, :math:`E|Z| \le \sqrt d`)."""
-    t = torch.tensor([float(eps)], dtype=torch.float64)
+    t = torch.tensor([float(t_min)], dtype=torch.float64)
     a = float(process.mean_coeff(t))
     b = float(process.mean_offset(t, torch.zeros(1, dim, dtype=torch.float64)).expand(1, dim).norm())
     s = float(process.marginal_std(t))
@@ -313,12 +313,12 @@ def sensitivity(fn, terms: dict, *, h: float = 1e-4) -> dict:
     return {"elasticity": el, "halve": line + "."}
 
 
-def structural_floor(fn, *, eps0: float, T0: float, T_max: float) -> dict:
-    """min over ε ∈ (0, T'] and T' ∈ (0, T_max] of ``fn(eps, T)`` (the formula with the terms held fixed),
+def structural_floor(fn, *, t_min0: float, T0: float, T_max: float) -> dict:
+    """min over ε ∈ (0, T'] and T' ∈ (0, T_max] of ``fn(t_min, T)`` (the formula with the terms held fixed),
     by a log-spaced grid refined with Nelder–Mead on (log ε, log T)."""
     from scipy.optimize import minimize
 
-    best = (math.inf, eps0, T0)
+    best = (math.inf, t_min0, T0)
     for T in torch.logspace(math.log10(T_max) - 3, math.log10(T_max), 25, dtype=torch.float64).tolist():
         for e in torch.logspace(math.log10(T) - 8, math.log10(T), 33, dtype=torch.float64).tolist():
             v = fn(e, T)
@@ -334,7 +334,7 @@ def structural_floor(fn, *, eps0: float, T0: float, T_max: float) -> dict:
     if r.fun < best[0]:
         T = min(math.exp(r.x[1]), T_max)
         best = (float(r.fun), min(math.exp(r.x[0]), T), T)
-    return {"value": best[0], "eps": best[1], "T": best[2],
+    return {"value": best[0], "t_min": best[1], "T": best[2],
             "how": "the formula with every term held at its headline value, minimised over ε ∈ (0, T] and T ∈ (0, T_max] "
                    "(log grid, then Nelder–Mead); the sup norms only shrink on a smaller range, so this is what the theorem "
                    "cannot beat for this model"}
@@ -402,15 +402,15 @@ def _as_law(reference):
     return reference
 
 
-def _check_common(eps, T, delta, R, C, omega):
+def _check_common(t_min, T, delta, R, C, omega):
     T = check_positive("T", T)
-    eps = check_in_range("eps", eps, 0.0, T, low_open=True, high_open=True)
+    t_min = check_in_range("t_min", t_min, 0.0, T, low_open=True, high_open=True)
     delta = check_in_range("delta", delta, 0.0, 1.0, low_open=True, high_open=True)
     if R is not None:
         R = check_positive("R", R)
     if omega != "process":
         omega = check_positive("omega", omega)
-    return eps, T, delta, R, check_positive("C", C), omega
+    return t_min, T, delta, R, check_positive("C", C), omega
 
 
 def _check_model(model, x, process):
@@ -437,11 +437,11 @@ def _sub(x, n, g):
     return x[torch.randperm(x.shape[0], generator=g)[:n].to(x.device)] if x.shape[0] > n else x
 
 
-def _score_errors(model, process, train, true_score, eps, T, n, g):
-    """Per-sample (t, ESM error, DSM error) with λ = 1 and t ~ U[eps, T]."""
+def _score_errors(model, process, train, true_score, t_min, T, n, g):
+    """Per-sample (t, ESM error, DSM error) with λ = 1 and t ~ U[t_min, T]."""
     idx = torch.randint(0, train.shape[0], (n,), generator=g)
     x0 = train[idx.to(train.device)]
-    t = (eps + (T - eps) * torch.rand(n, generator=g, dtype=x0.dtype)).to(x0.device)
+    t = (t_min + (T - t_min) * torch.rand(n, generator=g, dtype=x0.dtype)).to(x0.device)
     xt, z = process.perturb(x0, t, generator=g)
     std = process.marginal_std(t).reshape(-1, *([1] * (x0.ndim - 1)))
     with torch.no_grad():
@@ -481,11 +481,11 @@ def _ucl(vals, level, seed):
     return max(float(u.value), float(v.max())), u.method
 
 
-def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: float = 0.1, C: float = 1.0, R: float | None = None,
+def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: float = 0.1, C: float = 1.0, R: float | None = None,
         omega="process", T: float | None = None, true_score=None, generated: torch.Tensor | None = None, sampler=None,
         n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", n_projections: int = 200, n_enn: int = 2000,
         max_train: int = 5000, c2_kind: str = "full", search: bool = True, search_kw: dict | None = None, level: float = 0.95,
-        network=None, early_stopping_term: bool = True, optimise: bool = True, eps_grid=None, T_grid=None,
+        network=None, early_stopping_term: bool = True, optimise: bool = True, t_min_grid=None, T_grid=None,
         lipschitz_kw: dict | None = None, c2_kw: dict | None = None) -> WUPReport:
     r"""Faithful estimate of every term of the WUP bound (module docstring) at every label, with an audit.
 
@@ -496,26 +496,26 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     train : the training set actually used, :math:`\pi_N`
     reference : π: a law with ``sample(n, generator=, dtype=)`` (a synthetic law, or
         :func:`kde_reference` of the full image set), or a tensor of points of π
-    eps : early-stopping time ε in (0, T); delta : δ in (0, 1), the failure probability (not optimised)
+    t_min : early-stopping time ε in (0, T); delta : δ in (0, 1), the failure probability (not optimised)
     C, R, omega, T : constants; ``R`` defaults to the data radius, ``omega="process"`` derives ω from the
         forward flow's contraction, ``T`` defaults to ``process.T``
     true_score : exact :math:`\nabla\log p_t` for e_nn; default: π's own score for a Gaussian mixture,
         else the smoothed empirical law of ``train``
     generated : samples of the model (at ε) for the audit
-    sampler : optional ``sampler(eps, T) -> samples``: the model's sampler run with that early-stopping time
+    sampler : optional ``sampler(t_min, T) -> samples``: the model's sampler run with that early-stopping time
         and horizon, used to measure d1 at the tightest admissible (ε, T) and along the ε curve
     c2_kind : ``"full"`` (default), ``"parabolic"`` or ``"space"``: which derivatives the C² norm sums
     search : run the adversarial search; search_kw: ``n_starts`` (4), ``steps`` (15), ``lr`` (0.05)
     level : level of the statistical (extreme-value) upper limits
     network : the ``nn.Module`` behind ``model`` when ``model`` is a wrapper function (for certificates)
     early_stopping_term : add the certified :func:`early_stopping_bias` (module docstring)
-    optimise : compute the tightest admissible value over ``eps_grid`` × ``T_grid`` (defaults: 8 values of
-        ε log-spaced in [eps, T/4], 6 of T' log-spaced in [T/8, T])
+    optimise : compute the tightest admissible value over ``t_min_grid`` × ``T_grid`` (defaults: 8 values of
+        ε log-spaced in [t_min, T/4], 6 of T' log-spaced in [T/8, T])
     n_sub, seeds, d1, n_projections, n_enn, max_train : sample sizes and W1 estimator as before
     """
     reference = _as_law(reference)
     T = process.T if T is None else T
-    eps, T, delta, R, C, omega = _check_common(eps, T, delta, R, C, omega)
+    t_min, T, delta, R, C, omega = _check_common(t_min, T, delta, R, C, omega)
     check_kind(c2_kind)
     check_in_range("level", level, 0.0, 1.0, low_open=True, high_open=True)
     if d1 not in ("exact", "sliced"):
@@ -565,7 +565,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         from .certificates import certify, supports
 
         if supports(net):
-            cert = certify(net, radius=R, t_range=(eps, T))
+            cert = certify(net, radius=R, t_range=(t_min, T))
             cert_note = "certified by layer-wise bounds over Ω × [ε, T] (scoreuq.bounds.certificates)"
         else:
             cert_note = f"no certificate for a {type(net).__name__} (certificates cover ScoreMLP); the upper label is statistical"
@@ -584,19 +584,19 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         x4.append(_d1(pin, pi, d1, n_projections, g))
         x4f.append(_d1(other[: pin.shape[0]] if pin.shape[0] <= n_sub else
                        reference.sample(pin.shape[0], generator=g, dtype=torch.float64).reshape(pin.shape).to(dev), pi, d1, n_projections, g))
-        tt, e, dl = _score_errors(model, process, train, true_score, eps, T, n_enn, g)
+        tt, e, dl = _score_errors(model, process, train, true_score, t_min, T, n_enn, g)
         enn_t.append(tt), enn_e.append(e), enn_d.append(dl)
-        L = lipschitz(model, process, train, eps=eps, T=T, generator=g, **(lipschitz_kw or {}))
-        c2 = c2_norm(model, process, train, eps=eps, T=T, generator=g, kind=c2_kind, **c2k)
+        L = lipschitz(model, process, train, t_min=t_min, T=T, generator=g, **(lipschitz_kw or {}))
+        c2 = c2_norm(model, process, train, t_min=t_min, T=T, generator=g, kind=c2_kind, **c2k)
         parts = {"lower estimate": dict(c2.parts)}
         parts["lower estimate"]["sup|grad_x s|"] = max(parts["lower estimate"]["sup|grad_x s|"], L.value)
         Ls = {"lower estimate": L.value}
         if search:
             pa = {}
             for p in C2_KINDS[c2_kind]:
-                pa[p] = _search(model, p, c2.x, c2.per_point[p], c2.t, R=R, t_range=(eps, T), n_starts=sk["n_starts"],
+                pa[p] = _search(model, p, c2.x, c2.per_point[p], c2.t, R=R, t_range=(t_min, T), n_starts=sk["n_starts"],
                                 steps=sk["steps"], lr=sk["lr"], g=g)
-            Ls["adversarial"] = max(L.value, _search(model, "sup|grad_x s|", L.x, L.values, L.t, R=R, t_range=(eps, T),
+            Ls["adversarial"] = max(L.value, _search(model, "sup|grad_x s|", L.x, L.values, L.t, R=R, t_range=(t_min, T),
                                                      n_starts=sk["n_starts"], steps=sk["steps"], lr=sk["lr"], g=g))
             pa["sup|grad_x s|"] = max(pa.get("sup|grad_x s|", 0.0), Ls["adversarial"])
             parts["adversarial"] = {**parts["lower estimate"], **pa}
@@ -629,7 +629,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     enn = [float(e.mean()) for e in enn_e]
     enn_se = [float(e.std() / math.sqrt(e.numel())) for e in enn_e]
     sizes_w = {"n_sub": n_sub, "seeds": len(seeds)}
-    es = es_fn(eps)
+    es = es_fn(t_min)
 
     def at(lab, i=None):
         """The bound at a label (mean terms, or seed i)."""
@@ -637,7 +637,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         Lv, Cv = pick(sup[lab]["L"]), pick(sup[lab]["C2"])
         if not (math.isfinite(Lv) and math.isfinite(Cv)):
             return None
-        return faithful_formula(X1=pick(x1), e_nn=pick(enn), L=Lv, C2=Cv, X4=pick(x4), R=R, T=T, eps=eps, delta=delta,
+        return faithful_formula(X1=pick(x1), e_nn=pick(enn), L=Lv, C2=Cv, X4=pick(x4), R=R, T=T, t_min=t_min, delta=delta,
                                 a_T=contraction(T), C=C, es=es)
 
     bounds = {}
@@ -658,7 +658,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
                       "parts": {p: _fin(sum(pp[p] for pp in v["parts"]) / len(v["parts"])) for p in C2_KINDS[c2_kind]}}
                 for lab, v in sup.items()}
     sup_norms = {"L": {lab: v["L"] for lab, v in lab_vals.items()}, "C2": {lab: v["C2"] for lab, v in lab_vals.items()},
-                 "parts": {lab: v["parts"] for lab, v in lab_vals.items()}, "kind": c2_kind, "t_range": [eps, T], "radius": R}
+                 "parts": {lab: v["parts"] for lab, v in lab_vals.items()}, "kind": c2_kind, "t_range": [t_min, T], "radius": R}
     # the terms table shows the sup norms the headline uses; with no finite upper value, the best lower estimate (so labelled)
     use = label if bound is not None else ("adversarial" if "adversarial" in sup else "lower estimate")
     L_used, C_used = sup[use]["L"], sup[use]["C2"]
@@ -667,7 +667,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         "e_nn": Term.of("e_nn", "L² score error (time average over [ε, T]; enters the bound)", enn,
                         f"ESM against the {enn_what}, t ~ U[ε, T], λ = 1; Monte-Carlo SE {sum(enn_se) / len(enn_se):.2g}", {"n": n_enn}),
         "dsm": Term.of("dsm", "DSM loss (reported, not used)", [float(d.mean()) for d in enn_d], "DSM at the same points: ESM + a θ-free constant", {"n": n_enn}),
-        "L": Term.of("L", f"Lipschitz ‖∇s_θ‖∞ ({use})", L_used, bounds[use]["how"], {"t-range": f"[{eps:.3g}, {T:.3g}]", "radius": f"{R:.4g}"}),
+        "L": Term.of("L", f"Lipschitz ‖∇s_θ‖∞ ({use})", L_used, bounds[use]["how"], {"t-range": f"[{t_min:.3g}, {T:.3g}]", "radius": f"{R:.4g}"}),
         "C2": Term.of("C2", f"‖s_θ‖_C² ({c2_kind}: sum of {len(C2_KINDS[c2_kind])} parts; {use})", C_used, bounds[use]["how"], {}),
         "X4": Term.of("X4", "d1(π_N, π)", x4, d1_name, {**sizes_w, "N": int(train.shape[0]), "π_N points": min(int(train.shape[0]), max_train)}),
     }
@@ -693,8 +693,8 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     # the tightest admissible value over ε (sampler at the same ε) and T
     optimum = {}
     if optimise and bound is not None:
-        optimum = _optimise(net, label, sup, x1, x4, enn_t, enn_e, R=R, T=T, eps=eps, delta=delta, C=C,
-                            contraction=contraction, es_fn=es_fn, c2_kind=c2_kind, eps_grid=eps_grid, T_grid=T_grid,
+        optimum = _optimise(net, label, sup, x1, x4, enn_t, enn_e, R=R, T=T, t_min=t_min, delta=delta, C=C,
+                            contraction=contraction, es_fn=es_fn, c2_kind=c2_kind, t_min_grid=t_min_grid, T_grid=T_grid,
                             sampler=sampler, reference_samples=ref_samples, n_sub=n_sub, d1=d1, n_projections=n_projections)
     structural, sens = {}, {}
     X1m, X4m, em = terms["X1"].value, terms["X4"].value, terms["e_nn"].value
@@ -703,25 +703,25 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     # the floor with the largest sups found at feasible points (lower estimates): no upper value of the sups, however
     # tight, can bring the bound below this — reported even when no finite upper value exists
     found_floor = structural_floor(
-        lambda e, TT: faithful_formula(X1=X1m, e_nn=em, L=Ll, C2=Cl, X4=X4m, R=R, T=TT, eps=e, delta=delta, a_T=contraction(TT),
-                                       C=C, es=es_fn(e))["bound"], eps0=eps, T0=T, T_max=T)
+        lambda e, TT: faithful_formula(X1=X1m, e_nn=em, L=Ll, C2=Cl, X4=X4m, R=R, T=TT, t_min=e, delta=delta, a_T=contraction(TT),
+                                       C=C, es=es_fn(e))["bound"], t_min0=t_min, T0=T, T_max=T)
     if bound is None:
-        structural = {"value": None, "eps": None, "T": None, "delta_to_1": None, "with_found_sups": found_floor["value"],
+        structural = {"value": None, "t_min": None, "T": None, "delta_to_1": None, "with_found_sups": found_floor["value"],
                       "found_label": lo_lab, "how": "no finite upper value of the sup norms, so no floor of the bound; "
                       "the floor with the sups found at feasible points is what no upper value could go below"}
     if bound is not None:
         Lh, Ch = lab_vals[use]["L"], lab_vals[use]["C2"]  # use == label here
 
         def f_eT(e, TT, d=delta):
-            return faithful_formula(X1=X1m, e_nn=em, L=Lh, C2=Ch, X4=X4m, R=R, T=TT, eps=e, delta=d, a_T=contraction(TT), C=C, es=es_fn(e))["bound"]
+            return faithful_formula(X1=X1m, e_nn=em, L=Lh, C2=Ch, X4=X4m, R=R, T=TT, t_min=e, delta=d, a_T=contraction(TT), C=C, es=es_fn(e))["bound"]
 
-        structural = structural_floor(f_eT, eps0=eps, T0=T, T_max=T)
-        structural["delta_to_1"] = structural_floor(lambda e, TT: f_eT(e, TT, d=1 - 1e-12), eps0=eps, T0=T, T_max=T)["value"]
+        structural = structural_floor(f_eT, t_min0=t_min, T0=T, T_max=T)
+        structural["delta_to_1"] = structural_floor(lambda e, TT: f_eT(e, TT, d=1 - 1e-12), t_min0=t_min, T0=T, T_max=T)["value"]
         structural["with_found_sups"] = found_floor["value"]
         structural["found_label"] = lo_lab
 
         def f_terms(X1, e_nn, L, C2, X4, es_):
-            return faithful_formula(X1=X1, e_nn=e_nn, L=L, C2=C2, X4=X4, R=R, T=T, eps=eps, delta=delta, a_T=contraction(T), C=C, es=es_)["bound"]
+            return faithful_formula(X1=X1, e_nn=e_nn, L=L, C2=C2, X4=X4, R=R, T=T, t_min=t_min, delta=delta, a_T=contraction(T), C=C, es=es_)["bound"]
 
         sens = sensitivity(f_terms, {"X1": X1m, "e_nn": em, "L": Lh, "C2": Ch, "X4": X4m, "es_": es})
         sens["elasticity"]["d1(π,p_ε) bias"] = sens["elasticity"].pop("es_")
@@ -733,7 +733,7 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
         sens["carrying"] = carrying
     return WUPReport(
         preset="faithful", terms=terms,
-        constants={"C": C, "R": R, "omega": omega, "T": T, "eps": eps, "delta": delta, "a_T": contraction(T), "es": es},
+        constants={"C": C, "R": R, "omega": omega, "T": T, "t_min": t_min, "delta": delta, "a_T": contraction(T), "es": es},
         bound=_fin(bound) if bound is not None else None, bound_values=per_seed,
         formula="C R^{3/2} (1 + L) (R² e^{−ωT/R²} X1 + √(e_nn + (1 + |log δ|/ε + T C2²) X4)) + d1(π, p_ε)",
         measured=measured, floor=Term.of("d1(π, π')", "floor", floor, d1_name, sizes_w) if floor else None,
@@ -742,15 +742,15 @@ def wup(model, process, train: torch.Tensor, reference, *, eps: float, delta: fl
     )
 
 
-def _optimise(net, label, sup, x1, x4, enn_t, enn_e, *, R, T, eps, delta, C, contraction, es_fn, c2_kind,
-              eps_grid, T_grid, sampler, reference_samples, n_sub, d1, n_projections) -> dict:
+def _optimise(net, label, sup, x1, x4, enn_t, enn_e, *, R, T, t_min, delta, C, contraction, es_fn, c2_kind,
+              t_min_grid, T_grid, sampler, reference_samples, n_sub, d1, n_projections) -> dict:
     """Minimum of the headline bound over ε' ≥ ε and T' ≤ T (a grid). Sup norms are recomputed per cell when
     certified; a statistical or sampled sup over [ε, T] is used as is (a sup over the smaller range [ε', T']
     can only be smaller, so that stays valid, only conservative). e_nn(ε', T') averages the per-sample
     errors whose t lies in [ε', T'] (samples of U[ε', T'])."""
     base = label.split(" (")[0]
-    eg = sorted(float(v) for v in (eps_grid if eps_grid is not None else
-                                   torch.logspace(math.log10(eps), math.log10(max(eps * 1.0001, T / 4)), 8, dtype=torch.float64)))
+    eg = sorted(float(v) for v in (t_min_grid if t_min_grid is not None else
+                                   torch.logspace(math.log10(t_min), math.log10(max(t_min * 1.0001, T / 4)), 8, dtype=torch.float64)))
     Tg = sorted(float(v) for v in (T_grid if T_grid is not None else torch.logspace(math.log10(T / 8), math.log10(T), 6, dtype=torch.float64)))
     X1m, X4m = sum(x1) / len(x1), sum(x4) / len(x4)
     tt, ee = torch.cat(enn_t), torch.cat(enn_e)
@@ -759,13 +759,13 @@ def _optimise(net, label, sup, x1, x4, enn_t, enn_e, *, R, T, eps, delta, C, con
     if base == "certified":  # one certificate per bin between consecutive grid values; a cell's sup is the max over its bins
         from .certificates import certify
 
-        edges = sorted({float(v) for v in eg + Tg + [eps, T] if eps <= v <= T})
+        edges = sorted({float(v) for v in eg + Tg + [t_min, T] if t_min <= v <= T})
         for lo, hi in zip(edges[:-1], edges[1:]):
             bins[(lo, hi)] = certify(net, radius=R, t_range=(lo, hi), n_t_bins=2).parts
     cells = []
     for TT in Tg:
         for e in eg:
-            if not (eps <= e < TT <= T):
+            if not (t_min <= e < TT <= T):
                 continue
             m = (tt >= e) & (tt <= TT)
             if int(m.sum()) < 50:
@@ -777,24 +777,24 @@ def _optimise(net, label, sup, x1, x4, enn_t, enn_e, *, R, T, eps, delta, C, con
                 Lc, Cc = part["sup|grad_x s|"], sum(part.values())
             else:
                 Lc, Cc = Lfull, Cfull
-            b = faithful_formula(X1=X1m, e_nn=enn_c, L=Lc, C2=Cc, X4=X4m, R=R, T=TT, eps=e, delta=delta, a_T=contraction(TT), C=C, es=es_fn(e))["bound"]
-            cells.append({"eps": e, "T": TT, "bound": b, "L": Lc, "C2": Cc, "e_nn": enn_c})
+            b = faithful_formula(X1=X1m, e_nn=enn_c, L=Lc, C2=Cc, X4=X4m, R=R, T=TT, t_min=e, delta=delta, a_T=contraction(TT), C=C, es=es_fn(e))["bound"]
+            cells.append({"t_min": e, "T": TT, "bound": b, "L": Lc, "C2": Cc, "e_nn": enn_c})
     if not cells:
         return {}
     best = min(cells, key=lambda c: c["bound"])
     curve = [c for c in cells if c["T"] == best["T"]]
-    out = {"value": best["bound"], "eps": best["eps"], "T": best["T"], "L": best["L"], "C2": best["C2"], "e_nn": best["e_nn"],
-           "how": (f"minimum over a grid of {len(eg)} ε ≥ {eps:.3g} × {len(Tg)} T' ≤ {T:.3g} ({len(cells)} admissible cells); "
+    out = {"value": best["bound"], "t_min": best["t_min"], "T": best["T"], "L": best["L"], "C2": best["C2"], "e_nn": best["e_nn"],
+           "how": (f"minimum over a grid of {len(eg)} ε ≥ {t_min:.3g} × {len(Tg)} T' ≤ {T:.3g} ({len(cells)} admissible cells); "
                    + ("sup norms certified per cell" if base == "certified" else f"{base} sup norms over [ε, T] (valid for every sub-range)")
                    + "; e_nn restricted to [ε', T']"),
-           "curve": [{"eps": c["eps"], "bound": c["bound"]} for c in curve]}
+           "curve": [{"t_min": c["t_min"], "bound": c["bound"]} for c in curve]}
     if sampler is not None:
         g = torch.Generator().manual_seed(0)
         for row in out["curve"]:
-            gen = sampler(row["eps"], best["T"])
+            gen = sampler(row["t_min"], best["T"])
             pi = reference_samples[next(iter(reference_samples))]
             row["measured"] = _d1(_sub(gen.detach().to(dtype=torch.float64, device=pi.device), n_sub, g), pi, d1, n_projections, g)
-        out["measured"] = next(r["measured"] for r in out["curve"] if r["eps"] == best["eps"])
+        out["measured"] = next(r["measured"] for r in out["curve"] if r["t_min"] == best["t_min"])
     return out
 
 
@@ -825,7 +825,7 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     k = int(lf.max()) + 1
     sh_t, sh_f = class_shares(lt, k), class_shares(lf, k)
     e_nn = float(dsm_history[-1])
-    eps = float(min(dsm_history)) / 5000
+    t_min = float(min(dsm_history)) / 5000
     delta = float(sh_t[sh_t > 0].min())
     R = omega = T = 1.0
     x1, x3, meas = [], [], []
@@ -847,7 +847,7 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
             meas.append(wasserstein(_sub(generated.detach().double().to(dev), n_sub, g).flatten(1), pi.flatten(1)))
 
     def parts_of(X1, L):  # the code's formula, piece by piece
-        return seminar_formula(X1=X1, X2=e_nn, X3=L, X4=x4, eps=eps, delta=delta, R=R, omega=omega, T=T)
+        return seminar_formula(X1=X1, X2=e_nn, X3=L, X4=x4, t_min=t_min, delta=delta, R=R, omega=omega, T=T)
 
     terms = {
         "X1": Term.of("X1", "d1(π, p_ref)", x1, "1-D W1 of pooled pixel values (π samples vs prior samples)", {"n_sub": n_sub, "seeds": len(seeds)}),
@@ -866,7 +866,7 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
         verdict.append(f"NOT A BOUND here: {value:.4g} is below the guaranteed lower estimate of W1, {w1_lower:.4g}.")
     return WUPReport(
         preset="seminar", terms=terms,
-        constants={"C": 1.0, "R": R, "omega": omega, "T": T, "eps": eps, "delta": delta},
+        constants={"C": 1.0, "R": R, "omega": omega, "T": T, "t_min": t_min, "delta": delta},
         bound=value, bound_values=per_seed,
         formula="√ε + R^{3/2}(1 + √L)(R e^{−ωT/R²} X1 + √(e_nn + X4 (1 + |log δ|/√ε + T L²)))",
         measured=meas_t, notes=tuple(differences()), breakdown=parts,
@@ -874,11 +874,11 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     )
 
 
-def seminar_formula(*, X1, X2, X3, X4, eps, delta, R=1.0, omega=1.0, T=1.0) -> dict:
+def seminar_formula(*, X1, X2, X3, X4, t_min, delta, R=1.0, omega=1.0, T=1.0) -> dict:
     r"""The seminar code's formula (000 §4, Table 1's last column), piece by piece:
     :math:`\sqrt\varepsilon + R^{3/2}(1 + \sqrt{X_3})(R e^{-\omega T/R^2} X_1 + \sqrt{X_2 + X_4 (1 + |\log\delta|/\sqrt\varepsilon + T X_3^2)})`."""
     return _breakdown(R**1.5 * (1 + math.sqrt(X3)), R * math.exp(-omega * T / R**2) * X1, X2,
-                      X4 * (1 + abs(math.log(delta)) / math.sqrt(eps)), X4 * T * X3**2, offset=math.sqrt(eps))
+                      X4 * (1 + abs(math.log(delta)) / math.sqrt(t_min)), X4 * T * X3**2, offset=math.sqrt(t_min))
 
 
 def seminar_infimum(*, X1, X2, X3, X4) -> float:

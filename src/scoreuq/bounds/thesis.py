@@ -179,8 +179,8 @@ def _backward_args(T, h, L, d, m2, eps_score):
         raise ValueError(f"L must lie in [1, inf), got {L!r}")
     d = check_int("d", d, 1)
     m2 = _nonneg("m2", m2)
-    eps = _nonneg("eps_score", eps_score)
-    return T, h, L, d, m2, eps
+    e_score = _nonneg("eps_score", eps_score)
+    return T, h, L, d, m2, e_score
 
 
 def _first_term(kl0, tv_forward, decay: float) -> float:
@@ -573,9 +573,9 @@ def chen_kl_bound(T: float, h: float, L: float, d: int, m2: float, eps_score: fl
     The constant of :math:`\lesssim` is unknown: ``constant`` (a number, or one per term) multiplies the
     right-hand side; 1 is a placeholder, not a proven value. Nothing here checks :math:`h \lesssim 1/L`.
     """
-    T, h, L, d, m2, eps = _backward_args(T, h, L, d, m2, eps_score)
+    T, h, L, d, m2, e_score = _backward_args(T, h, L, d, m2, eps_score)
     c1, c2, c3 = _constants(constant, 3)
-    return (c1 * L**2 * d * h + c2 * L**2 * m2**2 * h**2 + c3 * eps**2) * T
+    return (c1 * L**2 * d * h + c2 * L**2 * m2**2 * h**2 + c3 * e_score**2) * T
 
 
 def chen_tv_bound(
@@ -596,10 +596,10 @@ def chen_tv_bound(
     or one per term: forward, discretisation, score) multiplies the terms; the result is an order, not a
     certified bound, and is not capped.
     """
-    T, h, L, d, m2, eps = _backward_args(T, h, L, d, m2, eps_score)
+    T, h, L, d, m2, e_score = _backward_args(T, h, L, d, m2, eps_score)
     c1, c2, c3 = _constants(constant, 3)
     first = _first_term(kl0, tv_forward, math.exp(-T))
-    return c1 * first + c2 * (L * math.sqrt(d * h) + L * m2 * h) * math.sqrt(T) + c3 * eps * math.sqrt(T)
+    return c1 * first + c2 * (L * math.sqrt(d * h) + L * m2 * h) * math.sqrt(T) + c3 * e_score * math.sqrt(T)
 
 
 def chen_kl_bound_ou(
@@ -618,9 +618,9 @@ def chen_kl_bound_ou(
     false (``DEPARTURES``). ``constant`` as in :func:`chen_kl_bound`.
     """
     beta = check_positive("beta", beta)
-    T, h, L, d, m2, eps = _backward_args(T, h, L, d, m2, eps_score)
+    T, h, L, d, m2, e_score = _backward_args(T, h, L, d, m2, eps_score)
     c1, c2, c3 = _constants(constant, 3)
-    return beta * (c1 * L**2 * d * h * beta + c2 * L**2 * m2**2 * h**2 * beta**2 + c3 * eps**2) * T
+    return beta * (c1 * L**2 * d * h * beta + c2 * L**2 * m2**2 * h**2 * beta**2 + c3 * e_score**2) * T
 
 
 def chen_tv_bound_ou(
@@ -649,11 +649,11 @@ def chen_tv_bound_ou(
     ``tv_forward`` and ``constant`` as in :func:`chen_tv_bound`.
     """
     beta = check_positive("beta", beta)
-    T, h, L, d, m2, eps = _backward_args(T, h, L, d, m2, eps_score)
+    T, h, L, d, m2, e_score = _backward_args(T, h, L, d, m2, eps_score)
     c1, c2, c3 = _constants(constant, 3)
     first = _first_term(kl0, tv_forward, math.exp(-beta * T))
     disc = (beta * L * math.sqrt(d * h) + beta**1.5 * L * m2 * h) * math.sqrt(T)
-    return c1 * first + c2 * disc + c3 * math.sqrt(beta) * eps * math.sqrt(T)
+    return c1 * first + c2 * disc + c3 * math.sqrt(beta) * e_score * math.sqrt(T)
 
 
 # --------------------------------------------------------------------------- Conjectures 5.1 and 5.2
@@ -674,15 +674,15 @@ def conj_5_1(
     ``DEPARTURES``); :func:`chen_kl_bound_ou` and :func:`chen_tv_bound_ou` give what is proved.
     """
     beta = check_positive("beta", beta)
-    T, h, L, d, m2, eps = _backward_args(T, h, L, d, m2, eps_score)
+    T, h, L, d, m2, e_score = _backward_args(T, h, L, d, m2, eps_score)
     c1, c2, c3 = _constants(constant, 3)
     if form == "kl":
-        return (c1 * L**2 * d * h * beta + c2 * L**2 * m2**2 * h**2 * beta**2 + c3 * eps**2) * T
+        return (c1 * L**2 * d * h * beta + c2 * L**2 * m2**2 * h**2 * beta**2 + c3 * e_score**2) * T
     if form == "tv":
-        return (c1 * L * math.sqrt(d * h) * math.sqrt(beta) + c2 * beta * L * m2 * h + c3 * eps) * math.sqrt(T)
+        return (c1 * L * math.sqrt(d * h) * math.sqrt(beta) + c2 * beta * L * m2 * h + c3 * e_score) * math.sqrt(T)
     if form == "tv_linear":
         b = max(beta, math.sqrt(beta))
-        return b * (c1 * L * math.sqrt(d * h) + c2 * L * m2 * h) * math.sqrt(T) + c3 * eps * math.sqrt(T)
+        return b * (c1 * L * math.sqrt(d * h) + c2 * L * m2 * h) * math.sqrt(T) + c3 * e_score * math.sqrt(T)
     raise ValueError(f"form must be one of 'kl', 'tv', 'tv_linear', got {form!r}")
 
 
@@ -705,12 +705,12 @@ def conj_5_2(
     thesis's trade-off, §5.3).
     """
     beta = check_positive("beta", beta)
-    T, h, L, d, m2, eps = _backward_args(T, h, L, d, m2, eps_score)
+    T, h, L, d, m2, e_score = _backward_args(T, h, L, d, m2, eps_score)
     kl0 = _nonneg("kl0", kl0)
     c1, c2, c3 = _constants(constant, 3)
     b = max(beta, math.sqrt(beta))
     return (
         c1 * math.exp(-beta * T) * math.sqrt(kl0)
         + c2 * b * (L * math.sqrt(d * h) + L * m2 * h) * math.sqrt(T)
-        + c3 * eps * math.sqrt(T)
+        + c3 * e_score * math.sqrt(T)
     )

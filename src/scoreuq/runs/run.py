@@ -586,7 +586,7 @@ def _range_warnings(x: torch.Tensor, rd: RunData) -> list:
             f"(steps, t_min) and the training"]
 
 
-def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
+def bound(run: Run, *, estimators: str = "both", t_min: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
           omega="process", n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", kde_rule: str = "cv", n_generated: int | None = None,
           lipschitz_kw: dict | None = None, c2_kw: dict | None = None, write: bool = True, generated=None, c2_kind: str = "full",
           search: bool = True, optimise: bool = True, measure_curve: bool = True, level: float = 0.95,
@@ -595,7 +595,7 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
 
     The audit compares the bound with samples of the model at the same early-stopping time ε:
     ``generated`` (e.g. those of :func:`evaluate`, drawn at the config's ε) or, by default,
-    ``n_generated`` fresh samples (default ``n_sub``) drawn at ``eps``. With ``optimise`` the faithful
+    ``n_generated`` fresh samples (default ``n_sub``) drawn at ``t_min``. With ``optimise`` the faithful
     preset also reports the tightest admissible value over ε and T, the sampler re-run at each ε of the
     curve when ``measure_curve``.
 
@@ -612,8 +612,8 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     if not run.is_score:
         raise ConfigError(f"the WUP bound is for score models; this run trains a {run.config.model.kind}")
     T = run.process.T
-    eps = run.config.sample.t_min if eps is None else eps
-    check_in_range("eps", eps, 0.0, T, low_open=True, high_open=True)
+    t_min = run.config.sample.t_min if t_min is None else t_min
+    check_in_range("t_min", t_min, 0.0, T, low_open=True, high_open=True)
     check_in_range("delta", delta, 0.0, 1.0, low_open=True, high_open=True)
     check_positive("C", C)
     if omega != "process":
@@ -643,15 +643,15 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     if generated is not None:
         gen = _checked_samples(run, generated, "generated").double().to(dev)
         n_gen = gen.shape[0]
-        gen_eps = run.config.sample.t_min
+        gen_t_min = run.config.sample.t_min
     else:
         n_gen = n_generated or n_sub
-        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32, t_min=eps).double().to(dev)
-        gen_eps = eps
+        gen = sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32, t_min=t_min).double().to(dev)
+        gen_t_min = t_min
     fn = score_fn_of(run.model.eval())  # float32 network derivatives; distances in float64
     train = rd.train.float().to(dev)
     out = {"run": str(run.dir) if run.dir else None, "pi": pi_name, "kde_bandwidth": kde_h, "kde_rule": kde_rule if kde_h else None,
-           "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps, "eps": gen_eps}}
+           "generated": {"n": n_gen, "sampler": run.config.sample.sampler, "steps": run.config.sample.steps, "t_min": gen_t_min}}
     # a guaranteed lower estimate of the population W1(m_g, π), beside every bound
     if w1_lower is not None and generated is not None:
         lower = w1_lower  # evaluate's, for these same samples
@@ -663,17 +663,17 @@ def bound(run: Run, *, estimators: str = "both", eps: float | None = None, delta
     lower_v = lower["max_sliced_lcl"]
     md = [f"# WUP bound of {run.dir.name if run.dir else 'run'}", "", f"π: {pi_name}; p_ref: the prior of {type(run.process).__name__}; "
           f"π_N: {train.shape[0]} training points; m_g: {n_gen} samples ({run.config.sample.sampler}, {run.config.sample.steps} steps, "
-          f"ε = {gen_eps:g}).", "", "Guaranteed lower estimate of W1(m_g, π): " + (f"{lower_v:.4g}" if lower_v > 0 else
+          f"ε = {gen_t_min:g}).", "", "Guaranteed lower estimate of W1(m_g, π): " + (f"{lower_v:.4g}" if lower_v > 0 else
           f"0 (the limit {lower_v:.3g} is uninformative: the model cannot be told from π at this sample size)")
           + f" ({lower['level']:.0%} lower confidence limit, max-sliced critic on held-out halves).", ""]
-    if gen_eps != eps:
-        md.append(f"Note: the audit samples were drawn at ε = {gen_eps:g}, the bound is at ε = {eps:g}.\n")
+    if gen_t_min != t_min:
+        md.append(f"Note: the audit samples were drawn at ε = {gen_t_min:g}, the bound is at ε = {t_min:g}.\n")
     if estimators in ("faithful", "both"):
         sampler_fn = None
         if optimise and measure_curve:
             def sampler_fn(e, TT):
                 return sample(run, n=n_gen, seed=run.config.seed + 17, dtype=torch.float32, t_min=e, T=TT)
-        rep = bounds.wup(fn, run.process, train, pi, eps=eps, delta=delta, C=C, R=R, omega=omega, generated=gen, n_sub=n_sub,
+        rep = bounds.wup(fn, run.process, train, pi, t_min=t_min, delta=delta, C=C, R=R, omega=omega, generated=gen, n_sub=n_sub,
                          seeds=tuple(seeds), d1=d1, lipschitz_kw=lipschitz_kw, c2_kw=c2_kw, network=run.model, c2_kind=c2_kind,
                          search=search, optimise=optimise, sampler=sampler_fn, level=level)
         out["faithful"] = rep.to_dict()

@@ -48,7 +48,7 @@ __all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXE
            "is_compute_study", "shipped", "check_stages"]
 
 EXECUTORS = ("local", "process", "dask")
-_BOUND_KEYS = {"estimators", "eps", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule", "lipschitz", "c2", "c2_kind",
+_BOUND_KEYS = {"estimators", "t_min", "delta", "C", "R", "omega", "n_sub", "seeds", "d1", "kde_rule", "lipschitz", "c2", "c2_kind",
                "search", "optimise", "measure_curve", "level"}
 _EVAL_KEYS = {"n", "max_exact", "n_projections"}
 _TOP_KEYS = {"name", "description", "base", "set", "factors", "seeds", "evaluate", "bound", "threads", "executor", "report",
@@ -325,7 +325,7 @@ def _check_bound_scalars(bound: dict) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
             raise ConfigError(f"bound.{k} must be a finite number {rng}, got {v!r}")
 
-    num("eps", lambda v: v > 0, "in (0, T)")
+    num("t_min", lambda v: v > 0, "in (0, T)")
     num("delta", lambda v: 0 < v < 1, "in (0, 1)")
     num("level", lambda v: 0 < v < 1, "in (0, 1)")
     for k in ("C", "R") + (("omega",) if bound.get("omega") != "process" else ()):
@@ -343,7 +343,7 @@ def _check_bound_scalars(bound: dict) -> None:
 def check_stages(study: "StudyConfig", cfg: RunConfig, levels: dict | None = None) -> None:
     """Check that every stage the study runs after training (evaluate, bound) accepts the run config
     ``cfg`` (one run of the grid), so that a mismatch fails ``--dry-run`` and the study's start instead
-    of a run after its training: the seminar bound preset needs labelled image data; ``bound.eps``
+    of a run after its training: the seminar bound preset needs labelled image data; ``bound.t_min``
     must lie below the process's horizon T. Raises :class:`ConfigError` naming the key and the level."""
     where = f"factor level {levels}: " if levels else ""
     b = study.bound
@@ -353,19 +353,25 @@ def check_stages(study: "StudyConfig", cfg: RunConfig, levels: dict | None = Non
         raise ConfigError(f"{where}bound.estimators: seminar needs labelled image data (its X4 compares class "
                           f"proportions), but data.name is {cfg.data.name!r}; use faithful or both, or an image data set "
                           "(digits, mnist5k, mnist_idx)")
-    eps = b.get("eps")
-    if eps is not None:
+    t_min = b.get("t_min")
+    if t_min is not None:
         from ..runs.build import build_process
 
         T = build_process(cfg).T
-        if not eps < T:
-            raise ConfigError(f"{where}bound.eps must lie in (0, T) = (0, {T:g}), got {eps!r}")
+        if not t_min < T:
+            raise ConfigError(f"{where}bound.t_min must lie in (0, T) = (0, {T:g}), got {t_min!r}")
+
+
+#: keys renamed since 0.1: the old name gets an error that gives the new one
+_RENAMED = {"bound.eps": "bound.t_min"}
 
 
 def _check_mapping(name, v, allowed):
     if not isinstance(v, dict):
         raise ConfigError(f"{name} must be a mapping, got {v!r}")
     for k in v:
+        if f"{name}.{k}" in _RENAMED:
+            raise ConfigError(f"{name}.{k} is now called {_RENAMED[f'{name}.{k}']} (one name for the early-stopping time ε)")
         if k not in allowed:
             raise ConfigError(f"unknown key {name}.{k} (allowed: {', '.join(sorted(allowed))})")
 
