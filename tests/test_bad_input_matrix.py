@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import math
 import os
 import shutil
 import socket
@@ -23,6 +24,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
+
+from scoreuq import metrics
 
 from scoreuq.cli import main
 from scoreuq.training import _sha256, load_checkpoint, save_checkpoint
@@ -428,3 +431,36 @@ def test_json_output_is_one_document(tmp_path, capsys):
     assert run_cli(["study", study, "--dry-run", "--json", "--out", tmp_path / "s"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["valid"] and doc["runs"] == 4 and len(doc["settings"]) == 2 and not (tmp_path / "s").exists()
+
+
+# --------------------------------------------------------------------------- numbers: finite inputs, finite answers
+# The library-level cases of the issue: a metric's value must not depend on argument order or dtype mix, and
+# finite inputs of any magnitude give a finite answer (never NaN, never POT's "raise num_iter_max" advice).
+def test_numbers_mmd_promotes_mixed_dtypes_symmetrically():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(50, 3, generator=g, dtype=torch.float64) + 100.0
+    y = torch.randn(40, 3, generator=g, dtype=torch.float64) + 100.3
+    v = metrics.mmd(x.float(), y, 0.7)
+    assert v == pytest.approx(metrics.mmd(y, x.float(), 0.7), rel=1e-12)
+    assert v == pytest.approx(metrics.mmd(x.float().double(), y, 0.7), rel=1e-12)  # y not rounded to float32
+
+
+def test_numbers_mmd_finite_for_huge_finite_inputs():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(60, 4, generator=g, dtype=torch.float64)
+    y = torch.randn(60, 4, generator=g, dtype=torch.float64) + 0.5
+    base = metrics.mmd(x, y, "median")
+    for s, dt in ((1e20, torch.float32), (1e20, torch.float64), (1e300, torch.float64)):
+        v = metrics.mmd((x * s).to(dt), (y * s).to(dt), "median")
+        assert math.isfinite(v) and v == pytest.approx(base, rel=1e-4)
+        assert math.isfinite(metrics.mmd((x * s).to(dt), (y * s).to(dt), 1.0))
+
+
+def test_numbers_exact_w1_is_stable_for_huge_and_offset_inputs():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(60, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(60, 3, generator=g, dtype=torch.float64) + 0.5
+    ref = metrics.wasserstein(a, b)
+    assert abs(metrics.wasserstein(a + 1e6, b + 1e6) - ref) < 1e-6 * ref
+    assert abs(metrics.wasserstein(a * 1e20, b * 1e20) / 1e20 - ref) < 1e-9 * ref  # used to fail in POT
+    assert metrics.wasserstein(a, a) == 0.0

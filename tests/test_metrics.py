@@ -313,16 +313,6 @@ def test_feature_classifier_learns_digits():
     assert su.metrics.classify(model, d.images[:5]).shape == (5,)
 
 
-def test_exact_w1_is_stable_for_huge_and_offset_inputs():
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(60, 3, generator=g, dtype=torch.float64)
-    b = torch.randn(60, 3, generator=g, dtype=torch.float64) + 0.5
-    ref = metrics.wasserstein(a, b)
-    assert abs(metrics.wasserstein(a + 1e6, b + 1e6) - ref) < 1e-6 * ref
-    assert abs(metrics.wasserstein(a * 1e20, b * 1e20) / 1e20 - ref) < 1e-9 * ref  # used to fail in POT
-    assert metrics.wasserstein(a, a) == 0.0
-
-
 def test_metrics_are_symmetric_in_dtype():
     g = torch.Generator().manual_seed(1)
     a = torch.randn(200, 4, generator=g, dtype=torch.float64)

@@ -191,23 +191,3 @@ def test_mmd_far_from_origin_in_float32_matches_float64():
         ref = mmd(xf.double(), yf.double(), 1.0)  # same values, float64
         assert mmd(xf, yf, 1.0) == pytest.approx(ref, rel=1e-6)
     assert mmd((x + 1e3).float(), (y + 1e3).float(), 1.0) == pytest.approx(mmd(x, y, 1.0), rel=1e-3)
-
-
-def test_mmd_promotes_mixed_dtypes_symmetrically():
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(50, 3, generator=g, dtype=torch.float64) + 100.0
-    y = torch.randn(40, 3, generator=g, dtype=torch.float64) + 100.3
-    v = mmd(x.float(), y, 0.7)
-    assert v == pytest.approx(mmd(y, x.float(), 0.7), rel=1e-12)
-    assert v == pytest.approx(mmd(x.float().double(), y, 0.7), rel=1e-12)  # y not rounded to float32
-
-
-def test_mmd_finite_for_huge_finite_inputs():
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(60, 4, generator=g, dtype=torch.float64)
-    y = torch.randn(60, 4, generator=g, dtype=torch.float64) + 0.5
-    base = mmd(x, y, "median")
-    for s, dt in ((1e20, torch.float32), (1e20, torch.float64), (1e300, torch.float64)):
-        v = mmd((x * s).to(dt), (y * s).to(dt), "median")
-        assert math.isfinite(v) and v == pytest.approx(base, rel=1e-4)
-        assert math.isfinite(mmd((x * s).to(dt), (y * s).to(dt), 1.0))
