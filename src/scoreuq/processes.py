@@ -19,6 +19,13 @@ never needs to ask which process it holds.
 
 All methods accept batches of any rank ``(n, ...)``; ``t`` is a scalar or a
 tensor of shape ``(n,)`` and must lie in ``[0, T]``.
+
+The early-stopping time :math:`\varepsilon` (seminar (000): training, sampling and the WUP
+bound all stop at :math:`t_{\min} = \varepsilon > 0`, where the score of the data blows up)
+travels with the process: ``process.early_stopped(t_min)`` returns an :class:`EarlyStopped`
+process, the same process carrying ``.t_min``, from which the samplers, the grid builder
+:meth:`ForwardProcess.time_grid` and :class:`scoreuq.training.Trainer` take their ``t_min``
+when none is given (:func:`resolve_t_min`), and which they refuse to contradict.
 """
 from __future__ import annotations
 
@@ -27,9 +34,12 @@ from typing import Sequence
 
 import torch
 
-from ._validation import append_dims, as_time, check_positive
+from ._validation import append_dims, as_time, check_in_range, check_positive
 
-__all__ = ["ForwardProcess", "OrnsteinUhlenbeck", "VPSDE", "VESDE"]
+__all__ = ["ForwardProcess", "OrnsteinUhlenbeck", "VPSDE", "VESDE", "EarlyStopped", "resolve_t_min", "DEFAULT_T_MIN"]
+
+#: the early-stopping time used when neither the caller nor the process gives one
+DEFAULT_T_MIN = 1e-3
 
 
 class ForwardProcess:
@@ -129,6 +139,106 @@ class ForwardProcess:
     def corrector_alpha(self, t: torch.Tensor, dt: float) -> torch.Tensor:
         """The :math:`\\alpha_i` of the Langevin corrector step size (Song et al. 2021, Alg. 4–5); 1 unless overridden."""
         return torch.ones_like(t)
+
+    # ----------------------------------------------------------------- early stopping
+    def early_stopped(self, t_min: float) -> "EarlyStopped":
+        r"""This process carrying the early-stopping time :math:`t_{\min} = \varepsilon \in (0, T)`
+        (seminar (000)): an :class:`EarlyStopped` process that computes exactly what this one
+        computes and from which samplers, :meth:`time_grid` and the Trainer read ``t_min``.
+        On an :class:`EarlyStopped` process it replaces the carried time (no nesting)."""
+        return EarlyStopped(self, t_min)
+
+    def time_grid(self, steps: int, t_min: float | None = None, *, T: float | None = None) -> torch.Tensor:
+        r"""The uniform time grid :math:`T = t_0 > t_1 > \dots > t_{steps} = t_{\min}` of the
+        reverse-time samplers, float64 on the CPU (:func:`scoreuq.sampling.time_grid`)."""
+        from .sampling import time_grid
+
+        return time_grid(self, steps, t_min=t_min, T=T)
+
+
+def resolve_t_min(process, t_min=None, *, default: float = DEFAULT_T_MIN, name: str = "t_min"):
+    r"""The early-stopping time :math:`\varepsilon` (seminar (000)) to use with ``process``.
+
+    ``t_min=None`` gives the process's own ``t_min`` when it carries one (an
+    :class:`EarlyStopped` process), else ``default``. An explicit ``t_min`` is returned as given
+    (the caller checks its range) unless the process carries a different one: then a
+    ``ValueError`` names both values. Values equal to 12 significant digits count as the same.
+    """
+    carried = getattr(process, "t_min", None)
+    if t_min is None:
+        return default if carried is None else carried
+    if carried is None:
+        return t_min
+    try:
+        v = float(t_min)
+    except (TypeError, ValueError):
+        return t_min  # not a number: the caller's range check names it
+    if math.isfinite(v) and math.isclose(v, float(carried), rel_tol=1e-12, abs_tol=0.0):
+        return t_min
+    raise ValueError(
+        f"{name}={t_min!r} contradicts the process's t_min={carried!r} ({process!r}): leave {name} unset (None) "
+        f"to use the process's, or pass the same value"
+    )
+
+
+class EarlyStopped(ForwardProcess):
+    r"""A forward process carrying its early-stopping time :math:`t_{\min} = \varepsilon`.
+
+    Build it with :meth:`ForwardProcess.early_stopped`. Every method of :class:`ForwardProcess`
+    and every other attribute (``beta``, ``sigma``, ``stationary_var``, ...) is the wrapped
+    process's, called on it, so the arithmetic is that of :attr:`base`, bit for bit;
+    ``isinstance(p, ForwardProcess)`` holds, ``isinstance(p, VPSDE)`` does not (compare
+    ``type(p.base)``). It adds :attr:`t_min` (checked in ``(0, T)``) and :attr:`base`.
+
+    ``t_min`` is the time at which training's time draws, the samplers' grids and the WUP bound
+    stop (seminar (000)'s :math:`\varepsilon`): the samplers of :mod:`scoreuq.sampling`,
+    :meth:`time_grid` and :class:`scoreuq.training.Trainer` use it when they are given no
+    ``t_min`` and raise ``ValueError`` when they are given a different one
+    (:func:`resolve_t_min`). Picklable and deep-copyable (process pools).
+    """
+
+    def __init__(self, base: ForwardProcess, t_min: float):
+        if isinstance(base, EarlyStopped):
+            base = base.base
+        if not isinstance(base, ForwardProcess):
+            raise ValueError(f"base must be a ForwardProcess, got {type(base).__name__}")
+        self.base = base
+        self.t_min = check_in_range("t_min", t_min, 0.0, base.T, low_open=True, high_open=True)
+
+    def __repr__(self) -> str:
+        return f"EarlyStopped({self.base!r}, t_min={self.t_min:g})"
+
+    @property
+    def T(self) -> float:  # noqa: N802 - the process's terminal time
+        return self.base.T
+
+    def __getattr__(self, name: str):
+        # only reached for names not found on the wrapper; never for dunders (pickle and copy
+        # probe __setstate__, __deepcopy__, ... before base is set) nor for base itself
+        if name.startswith("__") or name in ("base", "t_min"):
+            raise AttributeError(name)
+        try:
+            base = self.__dict__["base"]
+        except KeyError:
+            raise AttributeError(name) from None
+        return getattr(base, name)
+
+
+def _forwarder(name: str):
+    def method(self, *args, **kwargs):
+        return getattr(self.base, name)(*args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``self.base.{name}(...)``: see :meth:`ForwardProcess.{name}`."
+    return method
+
+
+# every method ForwardProcess defines is the base's own (its override, called on it), except
+# the two that read this wrapper's t_min; ForwardProcess's class attribute T is a property above
+for _name, _value in list(vars(ForwardProcess).items()):
+    if callable(_value) and not _name.startswith("__") and _name not in ("early_stopped", "time_grid"):
+        setattr(EarlyStopped, _name, _forwarder(_name))
+del _name, _value
 
 
 def _param_tensor(value, name: str = "alpha") -> torch.Tensor:

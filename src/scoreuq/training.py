@@ -32,7 +32,7 @@ import itertools
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +43,7 @@ from . import losses
 from ._device import check_module_device
 from ._io import atomic_write, atomic_write_text, file_digest
 from ._validation import check_in_range, check_positive
+from .processes import DEFAULT_T_MIN, EarlyStopped, resolve_t_min
 
 __all__ = ["TrainConfig", "Trainer", "PushforwardTrainer", "TrainingDiverged", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
@@ -74,8 +75,14 @@ class TrainConfig:
     """Training settings, validated at construction.
 
     ``objective`` is one of ``dsm``, ``esm``, ``ism``, ``sliced_sm``; ``weighting`` one of
-    ``none``, ``sigma2``, ``likelihood``. ``checkpoint_every`` and ``eval_every`` count
-    epochs (0 = never evaluate). Early stopping: ``patience`` evaluations without
+    ``none``, ``sigma2``, ``likelihood``. ``t_min``: the early-stopping time :math:`\varepsilon`
+    (seminar (000)) below which no training time is drawn; ``None`` (default) means the process's
+    ``t_min`` when the :class:`Trainer` gets a process carrying one
+    (:meth:`scoreuq.processes.ForwardProcess.early_stopped`), else ``1e-3``. The field then reads
+    ``1e-3`` as before (so ``to_dict()`` and run configs are unchanged) and the Trainer replaces it
+    by the process's value; an explicitly given ``t_min`` that contradicts the process's makes the
+    Trainer raise ``ValueError`` (a config rebuilt by ``dataclasses.replace`` counts as explicit).
+    ``checkpoint_every`` and ``eval_every`` count epochs (0 = never evaluate). Early stopping: ``patience`` evaluations without
     improvement of the metric ``early_stopping_metric`` (lower is better) stop the run.
 
     The fast path (all off by default; :class:`Trainer` only, except ``tf32`` and ``log_every``
@@ -115,7 +122,7 @@ class TrainConfig:
     seed: int = 0
     objective: str = "dsm"
     weighting: str = "sigma2"
-    t_min: float = 1e-3
+    t_min: float | None = None
     ema_decay: float = 0.999
     checkpoint_every: int = 10
     eval_every: int = 0
@@ -141,7 +148,9 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {sorted(losses.OBJECTIVES)}, got {self.objective!r}")
         if self.weighting not in losses.WEIGHTINGS:
             raise ValueError(f"weighting must be one of {losses.WEIGHTINGS}, got {self.weighting!r}")
-        object.__setattr__(self, "t_min", check_positive("t_min", self.t_min))
+        # not a field: whether t_min was given (None: take the process's, see the class docstring)
+        object.__setattr__(self, "_t_min_given", self.t_min is not None)
+        object.__setattr__(self, "t_min", check_positive("t_min", DEFAULT_T_MIN if self.t_min is None else self.t_min))
         object.__setattr__(self, "ema_decay", check_in_range("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True))
         _pos_int("checkpoint_every", self.checkpoint_every)
         _pos_int("eval_every", self.eval_every, minimum=0)
@@ -275,6 +284,23 @@ def _without_time_checks(process):
     return out
 
 
+def _bare(process):
+    """The process an :class:`~scoreuq.processes.EarlyStopped` one wraps (the same arithmetic), else ``process``."""
+    return process.base if isinstance(process, EarlyStopped) else process
+
+
+def _config_for(config: TrainConfig, process) -> TrainConfig:
+    """``config`` with the early-stopping time of ``process`` when it carries one and the config's
+    ``t_min`` was not given; ``ValueError`` naming both when a given one contradicts it."""
+    carried = getattr(process, "t_min", None)
+    if carried is None:
+        return config
+    if getattr(config, "_t_min_given", True):
+        resolve_t_min(process, config.t_min, name="TrainConfig.t_min")
+        return config
+    return replace(config, t_min=carried)
+
+
 class Trainer:
     """Train ``model`` on ``data`` with the objective of ``config``.
 
@@ -298,12 +324,17 @@ class Trainer:
     bit-identical to an uninterrupted one with injected ones too (build them the same way
     on resume). :meth:`fit` returns the trained EMA model, also at :attr:`ema_model`;
     :attr:`model` is the network being optimised.
+
+    Early stopping in time: with a process carrying ``t_min`` (``process.early_stopped(eps)``) and a
+    config whose ``t_min`` was not given, :attr:`config` is the config with the process's ``t_min``;
+    a config with another explicit ``t_min`` is refused (``ValueError`` naming both).
     """
 
     def __init__(self, model, process, data: torch.Tensor, config: TrainConfig, *, run_dir=None,
                  true_score: Callable | None = None, eval_fn: Callable | None = None,
                  optimizer: Callable | None = None, scheduler: Callable | None = None):
         _check_data(data, "data must be a tensor of shape (N, ...) with N >= 1", data_ndim=None)
+        config = _config_for(config, process)
         if config.objective == "esm" and true_score is None:
             raise ValueError("the esm objective needs true_score")
         check_module_device(model, data.device, "the training data")
@@ -336,7 +367,9 @@ class Trainer:
         self.history = History()
         self._best = math.inf
         self._bad_evals = 0
-        self._net, self._proc = model, process  # what the loss calls: the compiled model, a process without time checks
+        # what the loss calls: the compiled model, the bare process (an EarlyStopped one only adds t_min,
+        # already in config) or one without time checks
+        self._net, self._proc = model, _bare(process)
         self._pending = []  # (loss on the device, batch size, epoch index) of steps not yet on the host
         self._acc = {}  # epoch index -> [sum of loss * batch size, count] on the host
         self._unlogged = []  # finished epochs not yet in history.loss
@@ -576,12 +609,12 @@ class Trainer:
                 self.model.to(memory_format=torch.channels_last)
                 self.ema.module.to(memory_format=torch.channels_last)
             if c.log_every > 1 and self.process is not None:
-                self._proc = _without_time_checks(self.process)
+                self._proc = _without_time_checks(_bare(self.process))
             if c.compile:
                 self._net = self._compiled_model()
             yield
         finally:
-            self._net, self._proc = self.model, self.process
+            self._net, self._proc = self.model, _bare(self.process)
             if saved is not None:
                 torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
