@@ -201,3 +201,62 @@ def test_beta_backward_n_ref_defaults():
     assert T._bb_resolved({"dataset": "swiss_roll", "n_ref": 300})["n_ref"] == 300
     with pytest.raises(ValueError, match="n_ref"):
         T._bb_check({"dataset": "swiss_roll", "n_ref": 5})
+
+
+@pytest.mark.parametrize("law", ["uniform", "loguniform", "mixed"])
+def test_draw_u_laws(law):
+    g = torch.Generator().manual_seed(0)
+    u = T._draw_u(200_000, 1e-4, law, g)
+    assert u.dtype == torch.float64 and float(u.min()) >= 1e-4 and float(u.max()) <= 1.0
+    # share below 10⁻²: uniform ≈ 0.0099, log-uniform 2/4 = 0.5, mixed the mean of the two
+    want = {"uniform": (1e-2 - 1e-4) / (1 - 1e-4), "loguniform": 0.5, "mixed": 0.5 * (0.5 + (1e-2 - 1e-4) / (1 - 1e-4))}[law]
+    assert float((u < 1e-2).double().mean()) == pytest.approx(want, abs=0.005)
+    with pytest.raises(ValueError, match="time_law"):
+        T._draw_u(3, 1e-3, "beta", g)
+
+
+def test_cosine_lr_endpoints():
+    assert T._cosine_lr(2e-3, 0, 100) == pytest.approx(2e-3)
+    assert T._cosine_lr(2e-3, 50, 100) == pytest.approx(1e-3)
+    assert T._cosine_lr(2e-3, 100, 100) == pytest.approx(0.0, abs=1e-18)
+
+
+class _ExactDenoiser(torch.nn.Module):
+    """The exact :math:`E[x_0 \\mid x_\\tau]` of the union of circles under the unit-rate OU, with _TauNet's interface."""
+
+    def __init__(self):
+        super().__init__()
+        self.u = UnionOfCircles(mu=2.0, radius=1.0)
+        self.proc1 = OrnsteinUhlenbeck(beta=1.0, sigma=math.sqrt(2.0), T=100.0)
+        self.net = torch.nn.Module()
+        self.net.dim = 2
+
+    def score(self, x, tau):
+        return self.u.marginal_score(x, tau, self.proc1)
+
+    def forward(self, x, tau):
+        a, s = T._TauNet.coeffs(tau)
+        return (x + (s**2)[:, None] * self.score(x, tau)) / a[:, None]
+
+
+def test_sgm_sample_tweedie_last_step_lands_on_the_support():
+    """With the exact score, Euler–Maruyama at Δt = 0.01 whose last step only drops the noise leaves samples at the
+    noise level of t ≈ 0.01 (some in the bridge |x1| < 1); the Tweedie denoiser at t_min puts them on the circles."""
+    net, u = _ExactDenoiser(), UnionOfCircles(mu=2.0, radius=1.0)
+    out = {}
+    for den, steps in (("em", 100), ("tweedie", 200)):
+        p = {**T.PF_DEFAULTS, "steps": steps, "t_min": 1e-3, "denoise": den}
+        x = T._sgm_sample(net, 5.0, 1000, p, torch.Generator().manual_seed(3), dtype=torch.float64)
+        out[den] = (float(u.distance_to_support(x).mean()), float((x[:, 0].abs() < 1).double().mean()))
+    assert out["tweedie"][0] < 0.015 and out["tweedie"][1] < 0.005, out
+    assert out["em"][0] > 0.04 and out["em"][1] > 0.01, out
+
+
+@pytest.mark.parametrize("bad,match", [({"train_t_min": 2e-3}, "train_t_min"), ({"denoise": "ddim"}, "denoise"),
+                                       ({"time_law": "normal"}, "time_law"), ({"lr_schedule": "step"}, "lr_schedule")])
+def test_pushforward_check_rejects(bad, match):
+    with pytest.raises(ValueError, match=match):
+        T._pf_check({**T.PF_DEFAULTS, **bad})
+    if match in ("time_law", "lr_schedule"):
+        with pytest.raises(ValueError, match=match):
+            T._bb_check({**T.BB_DEFAULTS, **bad})

@@ -17,8 +17,10 @@ One network serves every β: with :math:`\sigma = \sqrt{2\beta}` the process is 
 :math:`\tau = \beta t`, so :math:`p^{\beta}_t = p^{1}_{\beta t}` and the exact score is
 :math:`s_\beta(x, t) = s_1(x, \beta t)`. We train :math:`\epsilon_\theta(x, \tau)` (noise prediction, input
 scaled by :math:`1/\sqrt{a^2\sigma_{data}^2 + s^2}`, time fed as :math:`\log\tau`) by DSM with :math:`\tau = \beta u`,
-:math:`\beta` drawn from the study's grid and :math:`u \sim U[t_{min}, 1]` — the mixture of the time laws the
-thesis's one-network-per-β training sees — instead of one network per β (×13–49 cheaper).
+:math:`\beta` drawn from the study's grid and :math:`u` on :math:`[t_{min}, 1]` by ``time_law`` (default ``uniform``,
+the mixture of the time laws the thesis's one-network-per-β training sees; ``mixed``, half log-uniform, with a
+cosine learning rate was measured worse at the default budget: larger score gaps on all three datasets, no gain
+at small β), instead of one network per β (×13–49 cheaper).
 
 ``capacity_epochs`` (003 §5.4.2, Figs. 5.11–5.13). The 8-point unit circle of 003 §3.2 (``circle.yaml``),
 one training run per architecture and seed; every ``eval_every`` epochs the EMA network samples and
@@ -28,9 +30,11 @@ measured, each split into its radius and angle parts.
 ``pushforward`` (003 §5.5.2, Fig. 5.15). SGM, GAN and VAE (App. B.1–B.3) on the union of two unit circles
 at :math:`(\pm 2, 0)`, all trained on the same fixed points of a seed
 (:meth:`scoreuq.data.UnionOfCircles.training_set`), GAN/VAE with latent :math:`\mathcal N(0, 1)` or
-:math:`U[-5, 5]`. Measured: the mass the generated law puts in the bridge :math:`B = \{|x_1| < 1\}` (between
-the circles' inner edges; the true law puts none there) with a percentile bootstrap CI, and the mean
-distance to the support.
+:math:`U[-5, 5]` (1-D latent, as App. B.2–B.3). The SGM is the τ-network above at fixed β (time log-uniform on
+``[train_t_min, 1]``), sampled by Euler–Maruyama down to ``t_min`` and a last Tweedie step
+:math:`D_\theta(x_{t_{min}}) = E[x_0 \mid x_{t_{min}}]` (``denoise``). Measured: the mass the generated law puts in the
+bridge :math:`B = \{|x_1| < 1\}` (between the circles' inner edges; the true law puts none there) with a percentile
+bootstrap CI, and the mean distance to the support.
 """
 from __future__ import annotations
 
@@ -40,9 +44,23 @@ import time
 
 import numpy as np
 import torch
+from scipy.special import ndtr
+from scipy.stats import t as student  # scoreuq.experiments loads scipy.stats anyway (experiments.forward)
 from torch import nn
 
+from .. import runs
 from .._validation import check_in_range, check_int, check_positive
+from ..data import Circle, Empirical, GaussianMixture, SwissRoll, UnionOfCircles
+from ..metrics import sliced_wasserstein
+from ..metrics.circle import c1_parts, c2_parts, fit_circle
+from ..metrics.wasserstein import wasserstein_1d
+from ..nets import GAN, VAE, ScoreMLP
+from ..nets.pushforward import check_latent
+from ..processes import OrnsteinUhlenbeck
+from ..runs.config import RunConfig
+from ..sampling import euler_maruyama
+from ..studies.config import configs_dir
+from ..training import PushforwardTrainer, TrainConfig, Trainer
 from . import Experiment, register
 
 __all__ = ["beta_backward", "capacity_epochs", "pushforward", "parse_arch", "DEFAULT_BETAS", "FULL_BETAS"]
@@ -64,8 +82,6 @@ def _gen(seed: int, stream: int = 0) -> torch.Generator:
 
 def _t_ci(xs) -> tuple:
     """Mean and 95% t-interval over seeds (NaN half-width with one seed)."""
-    from scipy.stats import t as student
-
     xs = np.asarray([x for x in xs if np.isfinite(x)], float)
     if xs.size == 0:
         return float("nan"), float("nan"), float("nan")
@@ -74,6 +90,11 @@ def _t_ci(xs) -> tuple:
         return m, float("nan"), float("nan")
     h = float(student.ppf(0.975, xs.size - 1) * xs.std(ddof=1) / math.sqrt(xs.size))
     return m, m - h, m + h
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
 def _fmt_ci(m, lo, hi, d=3) -> str:
@@ -103,7 +124,8 @@ _BB_PER_DATASET = {  # thesis: 500 / 500 / 1500 training points, 5,000 epochs; 3
 }
 #: the roll's exact-score sampler costs O(n · n_ref) per step: 500 reference points by default, 2,000 with full: true
 BB_DEFAULTS = {"dataset": "gmm1d", "betas": [], "full": False, "epochs": 0, "batch_size": 128, "lr": 2e-3, "arch": "3L128N",
-               "n_train": 0, "n": 0, "steps": 100, "t_min": 1e-3, "n_ref": 0, "n_projections": 100, "ema_decay": 0.995, "sigma_in_ratio": 0.1}
+               "n_train": 0, "n": 0, "steps": 100, "t_min": 1e-3, "n_ref": 0, "n_projections": 100, "ema_decay": 0.995, "sigma_in_ratio": 0.1,
+               "time_law": "uniform", "lr_schedule": "constant"}
 _BB_METRIC = {"gmm1d": "W1 to the true mixture", "circle": "C2 (centre, radius fitted to the data)",
               "swiss_roll": "sliced W1 to held-out (100 proj.)"}
 
@@ -136,6 +158,8 @@ def _bb_check(params: dict) -> None:
         raise ValueError(f"full must be true or false, got {p['full']!r}")
     parse_arch(p["arch"])
     check_positive("sigma_in_ratio", p["sigma_in_ratio"])
+    _check_choice("time_law", p["time_law"], TIME_LAWS)
+    _check_choice("lr_schedule", p["lr_schedule"], LR_SCHEDULES)
     for k, lo in (("epochs", 0), ("batch_size", 1), ("steps", 1), ("n_ref", 0), ("n_projections", 1), ("n_train", 0), ("n", 0)):
         check_int(k, p[k], lo)
     check_positive("lr", p["lr"])
@@ -162,7 +186,6 @@ class _TauNet(nn.Module):
 
     def __init__(self, dim: int, layers: int, width: int, sigma_data: float, sigma_in: float | None = None):
         super().__init__()
-        from ..nets import ScoreMLP
 
         self.net = ScoreMLP(dim, layers, width, activation="silu")
         self.sigma_data = float(sigma_data)
@@ -193,10 +216,6 @@ class _TauNet(nn.Module):
 
 def _bb_data(ds: str, p: dict, seed: int):
     """(train, test, exact-score factory beta -> (x, t) -> s, quality(x) -> float, floor sample, extra info)."""
-    from ..data import Circle, Empirical, GaussianMixture, SwissRoll
-    from ..metrics import sliced_wasserstein
-    from ..metrics.circle import c2_parts, fit_circle
-
     g_tr, g_te, g_ref = _gen(seed, 1), _gen(seed, 2), _gen(seed, 3)
     if ds == "gmm1d":
         truth = GaussianMixture([[-50.0], [50.0]], stds=1.0)
@@ -244,16 +263,12 @@ def _bb_data(ds: str, p: dict, seed: int):
 
 
 def _w1_1d(a, b) -> float:
-    from ..metrics.wasserstein import wasserstein_1d
-
     return wasserstein_1d(a.flatten().double(), b.flatten().double())
 
 
 def _w1_to_mixture_1d(x, gm) -> float:
     r""":math:`W_1(\hat\mu_n, \pi) = \int |F_n - F|\,dx` for a 1-D Gaussian mixture, by the trapezoid rule on a
     fine grid covering the samples and the mixture's ±10 sd."""
-    from scipy.special import ndtr
-
     xs = np.sort(x.detach().double().flatten().cpu().numpy())
     mu, sd, w = gm.means[:, 0].numpy(), np.sqrt(gm.evals[:, 0].numpy()), gm.weights.numpy()
     lo = min(xs[0], float((mu - 10 * sd).min())) - 1.0
@@ -264,34 +279,68 @@ def _w1_to_mixture_1d(x, gm) -> float:
     return float(np.trapezoid(np.abs(Fn - F), grid))
 
 
-def _bb_train(train: torch.Tensor, betas, p: dict, seed: int) -> tuple:
+#: laws of the diffusion time u ∈ [t_min, 1] seen in training (τ = βu): uniform; log-uniform (density ∝ 1/u:
+#: as many draws in [10⁻³, 10⁻²] as in [0.1, 1], where a thin support's score changes the most and the sampler's
+#: last steps read it); mixed (each draw uniform or log-uniform with probability ½: small u as often as
+#: log-uniform's half, and half the uniform law's effort at large u)
+TIME_LAWS = ("uniform", "loguniform", "mixed")
+#: learning-rate schedules of the τ-network: constant, or cosine decay to 0 over the run (one step per batch)
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _draw_u(m: int, t_min: float, law: str, g: torch.Generator, dtype=torch.float64) -> torch.Tensor:
+    """``m`` diffusion times in ``[t_min, 1]``, uniform or log-uniform (see :data:`TIME_LAWS`)."""
+    if law not in TIME_LAWS:
+        raise ValueError(f"time_law must be one of {list(TIME_LAWS)}, got {law!r}")
+    r = torch.rand(m, generator=g, dtype=dtype)
+    uniform = t_min + (1 - t_min) * r
+    if law == "uniform":
+        return uniform
+    log_uniform = torch.pow(torch.as_tensor(t_min, dtype=dtype), 1 - r)
+    if law == "loguniform":
+        return log_uniform
+    return torch.where(torch.rand(m, generator=g, dtype=dtype) < 0.5, uniform, log_uniform)
+
+
+def _cosine_lr(lr: float, step: int, total: int) -> float:
+    """Cosine decay from ``lr`` at step 0 to 0 at step ``total``."""
+    return 0.5 * lr * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def _fit_tau_net(train: torch.Tensor, draw_tau, p: dict, seed: int, *, sigma_in=None, dtype=torch.float64) -> tuple:
+    """Train a :class:`_TauNet` on ``train`` by the EDM-weighted denoising loss with ``draw_tau(m, generator)``
+    diffusion times; ``p`` holds arch, lr, lr_schedule, batch_size, epochs, ema_decay. Returns (EMA network, losses
+    per epoch)."""
     layers, width = parse_arch(p["arch"])
     torch.manual_seed(seed)
     # data scale per dimension: the rms distance from 0 (the OU's mean), so a(τ)x stays O(1) at the input
     sd = float(train.pow(2).mean().sqrt())
-    sin = p["sigma_in_ratio"] * sd
-    net = _TauNet(train.shape[1], layers, width, sd, sin).double()
-    ema = _TauNet(train.shape[1], layers, width, sd, sin).double()
+    train = train.to(dtype)
+    net = _TauNet(train.shape[1], layers, width, sd, sigma_in).to(dtype)
+    ema = _TauNet(train.shape[1], layers, width, sd, sigma_in).to(dtype)
     ema.load_state_dict(net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=p["lr"])
     g = _gen(seed, 5)
-    bt = torch.as_tensor(betas, dtype=torch.float64)
     n, bs = train.shape[0], p["batch_size"]
-    losses = []
+    total = p["epochs"] * math.ceil(n / bs)
+    cosine = p.get("lr_schedule", "constant") == "cosine"
+    losses, step = [], 0
     for _ in range(p["epochs"]):
         perm = torch.randperm(n, generator=g)
         tot = 0.0
         for i in range(0, n, bs):
             x0 = train[perm[i:i + bs]]
             m = x0.shape[0]
-            beta = bt[torch.randint(len(bt), (m,), generator=g)]
-            u = p["t_min"] + (1 - p["t_min"]) * torch.rand(m, generator=g, dtype=torch.float64)
-            tau = beta * u
-            z = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+            tau = draw_tau(m, g).to(dtype)
+            z = torch.randn(x0.shape, generator=g, dtype=torch.float64).to(dtype)
             loss = net.loss(x0, tau, z)
+            if cosine:
+                for group in opt.param_groups:
+                    group["lr"] = _cosine_lr(p["lr"], step, total)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            step += 1
             with torch.no_grad():
                 for pe, pm in zip(ema.parameters(), net.parameters()):
                     pe.lerp_(pm, 1 - p["ema_decay"])
@@ -299,6 +348,19 @@ def _bb_train(train: torch.Tensor, betas, p: dict, seed: int) -> tuple:
         losses.append(tot / n)
     ema.eval()
     return ema, losses
+
+
+def _bb_train(train: torch.Tensor, betas, p: dict, seed: int) -> tuple:
+    """One τ-network for every β of the grid: τ = βu, β uniform on the grid, u by ``p["time_law"]`` on [t_min, 1]."""
+    bt = torch.as_tensor(betas, dtype=torch.float64)
+    law = p.get("time_law", "uniform")
+
+    def draw_tau(m, g):
+        beta = bt[torch.randint(len(bt), (m,), generator=g)]
+        return beta * _draw_u(m, p["t_min"], law, g)
+
+    sd = float(train.pow(2).mean().sqrt())
+    return _fit_tau_net(train, draw_tau, p, seed, sigma_in=p["sigma_in_ratio"] * sd)
 
 
 def _argmin_info(betas, q) -> dict:
@@ -312,8 +374,6 @@ def _argmin_info(betas, q) -> dict:
 
 
 def beta_backward(params: dict, seed: int) -> dict:
-    from ..processes import OrnsteinUhlenbeck
-    from ..sampling import euler_maruyama
 
     p = _bb_resolved(params)
     ds, betas = p["dataset"], [float(b) for b in p["betas"]]
@@ -471,11 +531,6 @@ def _ce_check(params: dict) -> None:
 
 
 def capacity_epochs(params: dict, seed: int) -> dict:
-    from .. import runs, sampling
-    from ..metrics.circle import c1_parts, c2_parts, fit_circle
-    from ..runs.config import RunConfig
-    from ..studies.config import configs_dir
-    from ..training import Trainer
 
     p = _ce_resolved(params)
     layers, width = parse_arch(p["arch"])
@@ -498,7 +553,7 @@ def capacity_epochs(params: dict, seed: int) -> dict:
 
     def ev(model, epoch):
         score = runs.score_fn_of(model)
-        x = sampling.euler_maruyama(score, run.process, (p["n"], 2), steps=p["steps"], t_min=p["t_min"],
+        x = euler_maruyama(score, run.process, (p["n"], 2), steps=p["steps"], t_min=p["t_min"],
                                     generator=_gen(seed, 10_000 + epoch), dtype=torch.float32).double()
         c1 = c1_parts(x, train, center)
         c2 = c2_parts(x, radius, center)
@@ -586,14 +641,18 @@ def _ce_titles() -> dict:
 
 # ============================================================================ pushforward
 MODELS = ("sgm", "gan", "vae")
+#: the SGM's last step: ``tweedie`` runs Euler–Maruyama to t_min with noise in every step, then returns the network's
+#: denoised mean E[x₀ | x_{t_min}] (Tweedie's formula); ``em`` leaves out the last step's noise (the sampler's
+#: ``denoise=True``); ``none`` keeps it
+DENOISE = ("tweedie", "em", "none")
 PF_DEFAULTS = {"model": "sgm", "latent": "gaussian", "latent_range": [-5.0, 5.0], "n_train": 512, "epochs": 0, "n": 2000,
-               "batch_size": 128, "beta": 5.0, "steps": 100, "t_min": 1e-3, "arch": "3L128N", "n_boot": 1000, "n_extras": 400,
-               "mu": 2.0, "log_time": True, "weighting": "sigma2"}
+               "batch_size": 128, "beta": 5.0, "steps": 1000, "t_min": 1e-3, "arch": "3L128N", "n_boot": 1000, "n_extras": 400,
+               "mu": 2.0, "lr": 2e-3, "lr_schedule": "cosine", "time_law": "loguniform", "train_t_min": 2e-4,
+               "ema_decay": 0.995, "denoise": "tweedie"}
 _PF_EPOCHS = {"sgm": 3000, "gan": 960, "vae": 460}  # the thesis's: GAN 960, VAE 460 (Fig. 5.15), SGM 3,000 (Fig. 5.14)
 
 
 def _pf_check(params: dict) -> None:
-    from ..nets.pushforward import check_latent
 
     p = {**PF_DEFAULTS, **params}
     if p["model"] not in MODELS:
@@ -603,30 +662,38 @@ def _pf_check(params: dict) -> None:
     for k, lo in (("n_train", 2), ("epochs", 0), ("n", 50), ("batch_size", 1), ("steps", 1), ("n_boot", 100), ("n_extras", 0)):
         check_int(k, p[k], lo)
     check_positive("beta", p["beta"])
+    check_positive("lr", p["lr"])
     check_in_range("t_min", p["t_min"], 0.0, 0.1, low_open=True)
+    check_in_range("train_t_min", p["train_t_min"], 0.0, 0.1, low_open=True)
+    if p["train_t_min"] > p["t_min"]:
+        raise ValueError(f"train_t_min must be <= t_min = {p['t_min']!r} (the sampler reads the score down to t_min), "
+                         f"got {p['train_t_min']!r}")
     check_in_range("mu", p["mu"], 1.0, 100.0, low_open=True)
+    check_in_range("ema_decay", p["ema_decay"], 0.0, 1.0, high_open=True)
+    _check_choice("time_law", p["time_law"], TIME_LAWS)
+    _check_choice("lr_schedule", p["lr_schedule"], LR_SCHEDULES)
+    _check_choice("denoise", p["denoise"], DENOISE)
 
 
-class _LogTime(nn.Module):
-    r"""Feeds :math:`\log t` instead of :math:`t` to a network of ``(x, t)``: the Fourier features of scale 1 are
-    nearly constant over :math:`t \in [10^{-3}, 0.1]`, where the score of a thin support changes the most."""
+def _sgm_sample(net: "_TauNet", beta: float, n: int, p: dict, generator: torch.Generator, dtype=torch.float32):
+    r"""Samples of the τ-network's SGM for the OU :math:`dX = -\beta X dt + \sqrt{2\beta} dW` on [0, 1]:
+    Euler–Maruyama with ``p["steps"]`` uniform steps down to ``p["t_min"]``, last step as ``p["denoise"]``
+    (:data:`DENOISE`; ``tweedie`` returns :math:`D_\theta(x_{t_{min}}, \beta t_{min}) = E[x_0 \mid x_{t_{min}}]`)."""
+    proc = OrnsteinUhlenbeck(beta=beta, sigma=math.sqrt(2 * beta), T=1.0)
 
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
+    @torch.no_grad()
+    def score(x, t):
+        return net.score(x, beta * t)
 
-    def forward(self, x, t):
-        return self.net(x, torch.log(t))
+    x = euler_maruyama(score, proc, (n, net.net.dim), steps=p["steps"], t_min=p["t_min"], generator=generator,
+                       dtype=dtype, denoise=p["denoise"] == "em")
+    if p["denoise"] == "tweedie":
+        with torch.no_grad():
+            x = net(x, torch.full((n,), beta * p["t_min"], dtype=x.dtype))
+    return x
 
 
 def pushforward(params: dict, seed: int) -> dict:
-    from ..data import UnionOfCircles
-    from ..nets import GAN, VAE, NoisePredictionScore, ScoreMLP
-    from ..processes import OrnsteinUhlenbeck
-    from ..runs import score_fn_of
-    from ..sampling import euler_maruyama
-    from ..training import PushforwardTrainer, TrainConfig, Trainer
-
     p = {**PF_DEFAULTS, **params}
     kind = p["model"]
     epochs = p["epochs"] or _PF_EPOCHS[kind]
@@ -635,16 +702,13 @@ def pushforward(params: dict, seed: int) -> dict:
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     if kind == "sgm":
-        layers, width = parse_arch(p["arch"])
-        proc = OrnsteinUhlenbeck(beta=p["beta"], sigma=math.sqrt(2 * p["beta"]), T=1.0)
-        inner = ScoreMLP(2, layers, width, activation="silu")
-        model = NoisePredictionScore(_LogTime(inner) if p["log_time"] else inner, proc)
-        cfg = TrainConfig(epochs=epochs, batch_size=p["batch_size"], lr=2e-3, seed=seed, weighting=p["weighting"], t_min=p["t_min"],
-                          ema_decay=0.995, checkpoint_every=epochs)
-        tr = Trainer(model, proc, train, cfg)
-        tr.fit(resume=False)
-        x = euler_maruyama(score_fn_of(tr.ema.module), proc, (p["n"], 2), steps=p["steps"], t_min=p["t_min"],
-                           generator=_gen(seed, 7), dtype=torch.float32)
+        beta = float(p["beta"])
+
+        def draw_tau(m, g):
+            return beta * _draw_u(m, p["train_t_min"], p["time_law"], g, dtype=torch.float32)
+
+        net, _ = _fit_tau_net(train, draw_tau, {**p, "epochs": epochs}, seed, dtype=torch.float32)
+        x = _sgm_sample(net, beta, p["n"], p, _gen(seed, 7))
         latent = "—"
     else:
         cls = GAN if kind == "gan" else VAE
