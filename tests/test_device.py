@@ -53,7 +53,7 @@ def fake(monkeypatch):
     only (Jacobian-vector products by the double-backward trick), so they run on it unpatched."""
     with fake_accelerator() as dev:
         monkeypatch.setattr(su.runs.build, "resolve_device", lambda name: dev)
-        monkeypatch.setattr(su.runs.run, "resolve_device", lambda name: dev)
+        monkeypatch.setattr(su.runs.folders, "resolve_device", lambda name: dev)
         yield dev
 
 
@@ -103,7 +103,7 @@ def test_gmm_pipeline_on_the_fake_accelerator(fake, tmp_path):
 def test_run_from_the_accelerator_loads_on_cpu(tmp_path, monkeypatch):
     with fake_accelerator() as dev:
         monkeypatch.setattr(su.runs.build, "resolve_device", lambda name: dev)
-        monkeypatch.setattr(su.runs.run, "resolve_device", lambda name: dev)
+        monkeypatch.setattr(su.runs.folders, "resolve_device", lambda name: dev)
         run_dir = su.runs.train(RunConfig.from_dict(TINY), root=tmp_path, figures=False)
     monkeypatch.undo()
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["rng"].numel() == 16

@@ -98,7 +98,7 @@ def test_train_sample_evaluate_cli(tmp_path, capsys):
     assert main(["sample", str(rd), "--n", "50", "--sampler", "ode", "--steps", "10", "--seed", "1"]) == 0
     f = rd / "samples" / "ode-n50-seed1.safetensors"
     assert f.is_file() and f.with_suffix(".png").is_file()
-    x = su.runs.run.load_samples(f)
+    x = su.runs.samples.load_samples(f)
     assert x.shape == (50, 2) and torch.isfinite(x).all()
 
     assert main(["evaluate", str(rd), "--samples", str(f), "--nll", "30"]) == 0
@@ -232,7 +232,7 @@ def test_sample_files_are_byte_identical_for_identical_samples():
 
     from safetensors.torch import load
 
-    from scoreuq.runs.run import _safetensors_bytes
+    from scoreuq.runs.samples import _safetensors_bytes
 
     x = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
     files = {hashlib.sha256(_safetensors_bytes({"samples": x}, {"sampler": "pc", "seed": "0", "z": "1"})).hexdigest()
@@ -244,7 +244,7 @@ def test_sample_files_are_byte_identical_for_identical_samples():
 
 def test_range_warning_for_samples_far_outside_the_data():
     from scoreuq.runs.build import RunData
-    from scoreuq.runs.run import _range_warnings
+    from scoreuq.runs.evaluation import _range_warnings
 
     g = torch.Generator().manual_seed(0)
     data = torch.rand(500, 2, generator=g)  # the data span [0, 1]^2

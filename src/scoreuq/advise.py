@@ -51,12 +51,13 @@ The thesis's empirical rule (003 §5.1.1, 1-D mixtures, :math:`T = 1`, :math:`W_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from ._validation import check_int, check_positive
+from .runs import RunConfig, build_data, load_config
 
 __all__ = [
     "BetaAdvice",
@@ -101,7 +102,7 @@ def empirical_gaussian_w2_1d(x, alpha: float = 0.0) -> float:
 
     .. math:: W_2^2 = \frac1n\sum_i \tilde x_{(i)}^2 - 2\sum_i \tilde x_{(i)}\big(\varphi(z_{i-1}) - \varphi(z_i)\big) + 1 .
     """
-    from scipy.special import ndtri
+    from scipy.special import ndtri  # lazy: importing scoreuq must not load scipy (0.4 s)
 
     x = np.sort(np.asarray(torch.as_tensor(x, dtype=torch.float64).reshape(-1)) - float(alpha))
     n = x.size
@@ -203,8 +204,6 @@ class BetaAdvice:
     reasons: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
     def __str__(self) -> str:
@@ -517,8 +516,6 @@ def advise_beta_from_config(config, steps: int | None = None, **kwargs) -> BetaA
     its training set (:func:`scoreuq.runs.build_data`), its OU process's ``alpha`` and ``T``, its
     ``sample.steps`` (unless ``steps`` is given) and ``sample.t_min``. Other keyword arguments go to
     :func:`advise_beta`. Raises ``ValueError`` if the config's process is not ``ou``."""
-    from .runs import RunConfig, build_data, load_config
-
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     if cfg.process.name != "ou":
         raise ValueError(f"process.name must be 'ou' for the beta advice, got {cfg.process.name!r}")

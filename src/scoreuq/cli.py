@@ -6,12 +6,15 @@ code 2 and a message naming the option, and leaves no partial output behind.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
+from ._io import atomic_write, atomic_write_json  # stdlib only, like _version
 from ._version import __version__
 
 __all__ = ["main"]
@@ -65,10 +68,10 @@ def _check_out(option: str, path) -> Path:
 
 def _cmd_demo(args) -> int:
     """Exact-score demo: sample a 2-D Gaussian mixture and measure W1 to the truth."""
+    # lazy (the whole block): keeps `scoreuq --help` free of torch
     import torch
 
     from . import data, metrics, processes, sampling
-    from ._io import atomic_write, atomic_write_json
 
     out = _check_out("--out", args.out)
     g = torch.Generator().manual_seed(args.seed)
@@ -98,7 +101,7 @@ def _cmd_demo(args) -> int:
         print(f"{r['sampler']:<22}{r['w1_to_truth']:>15.4f}{r['w1_true_vs_true']:>16.4f}{r['w1_to_truth'] / r['w1_true_vs_true']:>8.2f}")
     print(f"({elapsed:.1f} s)")
 
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs ~0.5 s, only this command draws
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -120,13 +123,13 @@ def _cmd_demo(args) -> int:
 
 def _cmd_train(args) -> int:
     """Train the run of a YAML config into an auto-numbered run directory."""
-    from . import runs
+    from . import runs  # lazy: keeps `scoreuq --help` free of torch
 
     _check_out("--out", args.out)
     cfg = runs.load_config(args.config)
     run = runs.prepare(cfg, device=args.device)  # validates everything; nothing is written before this succeeds
     if args.dry_run:
-        import yaml
+        import yaml  # lazy: only --dry-run prints YAML
 
         n_params = sum(p.numel() for p in run.model.parameters())
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
@@ -146,7 +149,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sample(args) -> int:
-    from . import runs
+    from . import runs  # lazy: keeps `scoreuq --help` free of torch
 
     run = runs.load_run(args.run, device=args.device)
     path = runs.sample_to_file(run, n=args.n, sampler=args.sampler, steps=args.steps, seed=args.seed)
@@ -155,12 +158,10 @@ def _cmd_sample(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    import json
-
-    from . import runs
+    from . import runs  # lazy: keeps `scoreuq --help` free of torch
 
     run = runs.load_run(args.run, device=args.device)
-    samples = runs.run.load_samples(args.samples) if args.samples else None
+    samples = runs.samples.load_samples(args.samples) if args.samples else None
     if not args.nll_rtol > 0:
         raise UsageError(f"--nll-rtol must be > 0, got {args.nll_rtol}")
     res = runs.evaluate(run, samples, n=args.n, seed=args.seed, nll=args.nll if run.is_score else 0, nll_rtol=args.nll_rtol)
@@ -197,7 +198,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_bound(args) -> int:
-    from . import runs
+    from . import runs  # lazy: keeps `scoreuq --help` free of torch
 
     if args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
@@ -206,8 +207,6 @@ def _cmd_bound(args) -> int:
                      n_sub=args.n_sub, seeds=tuple(range(args.seeds)), d1=args.d1, kde_rule=args.kde_rule, c2_kind=args.c2,
                      search=not args.no_search, optimise=not args.no_optimise, level=args.level)
     if args.json:
-        import json
-
         print(json.dumps({k: v for k, v in res.items() if k != "markdown"}, default=float))
         print(f"wrote {Path(args.run) / 'bound.json'} and {Path(args.run) / 'bound.md'}", file=sys.stderr)
         return 0
@@ -226,7 +225,7 @@ def _omega(v: str):
 
 
 def _parse_set(items) -> dict:
-    from . import _yaml
+    from . import _yaml  # lazy: PyYAML is needed by --set only; keeps `scoreuq --help` lean
 
     out = {}
     for it in items or ():
@@ -237,14 +236,14 @@ def _parse_set(items) -> dict:
             out[key.strip()] = _yaml.load(val, f"--set {key.strip()}")
         except _yaml.YAMLError as exc:
             raise UsageError(str(exc)) from None
-    from .runs.config import _numbers
+    from .runs.config import floats_from_strings  # lazy: scoreuq.runs loads torch (--help stays fast)
 
-    return _numbers(out)
+    return floats_from_strings(out)
 
 
 def _cmd_study(args) -> int:
     """Run a study (a grid of train → sample → evaluate → bound, or a compute study), its table and its report."""
-    from . import studies
+    from . import studies  # lazy: keeps `scoreuq --help` free of torch
 
     if args.study == "list":
         for name, kind, desc in studies.shipped():
@@ -283,8 +282,6 @@ def _cmd_study(args) -> int:
     if args.dry_run:
         specs = studies.check_study(study)
         if args.json:
-            import json
-
             print(json.dumps({"study": study.name, "valid": True, "runs": len(specs), "seeds": list(study.seeds), "folder": str(out),
                               "settings": [{"index": st.index, "levels": st.levels, "changes": st.changes} for st in study.settings()]},
                              default=str))
@@ -304,8 +301,6 @@ def _cmd_study(args) -> int:
                             progress=progress)
     files = [out / "table.csv", out / "summary.csv", out / "table.json"] + ([] if args.no_report else [out / "report.html", out / "report.md"])
     if args.json:
-        import json
-
         print(json.dumps({"study": study.name, "folder": str(out), "computed": res.computed, "skipped": res.skipped,
                           "seconds": res.seconds, "files": [str(f) for f in files]}))
         return 0
@@ -317,10 +312,7 @@ def _cmd_study(args) -> int:
 
 def _cmd_advise_beta(args) -> int:
     """The β advisor (003 ch. 5) for a run config's data: forward convergence against discretisation cost."""
-    import json
-
-    from ._io import atomic_write_json
-    from .advise import advise_beta_from_config
+    from .advise import advise_beta_from_config  # lazy: keeps `scoreuq --help` free of torch
 
     kw = {"tol": args.tol}
     if args.T is not None:
@@ -339,7 +331,7 @@ def _cmd_advise_beta(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .studies.report import write_report
+    from .studies.report import write_report  # lazy: keeps `scoreuq --help` free of torch
 
     html_path, md_path = write_report(args.study_dir)
     print(f"wrote {html_path} and {md_path}")
@@ -471,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse exits with code 2 on bad options; nothing heavy is imported before this
-    from .studies import StudyError
+    from .studies import StudyError  # lazy: keeps `scoreuq --help` free of torch (loaded after parsing)
 
     saved_env = os.environ.get("SCOREUQ_PROGRESS")
     if args.verbose:
@@ -491,8 +483,6 @@ def main(argv=None) -> int:
         if os.environ.get("SCOREUQ_TRACEBACK"):
             raise
         if args.verbose:
-            import traceback
-
             traceback.print_exc()
         else:
             print(f"scoreuq {args.command}: {type(exc).__name__}: {exc} (--verbose or SCOREUQ_TRACEBACK=1 shows the traceback)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ._io import atomic_write
@@ -14,7 +15,7 @@ __all__ = ["loss_curve", "scatter", "image_grid", "score_field", "samples_figure
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # lazy: matplotlib costs ~0.5 s; importing scoreuq (and `scoreuq --help`) must not load it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -226,8 +227,6 @@ def point_panels(panels: dict, path, *, reference=None, ncols: int = 3, title: s
     """Scatter plots of 2-D point sets side by side: ``panels`` maps a title to ``(n, 2)`` points
     (lists or arrays); ``reference`` (optional ``(m, 2)``) is drawn in every panel in black, such
     as the training points. Panels share their axes so the pictures compare directly."""
-    import numpy as np
-
     plt = _plt()
     k = max(1, len(panels))
     nc = min(ncols, k)

@@ -61,6 +61,7 @@ from typing import Callable, Optional
 import torch
 
 from ._validation import check_finite, check_in_range, check_int, check_positive
+from .processes import resolve_t_min
 
 __all__ = ["NLLResult", "nll", "divergence", "solve_probability_flow", "bits_per_dim_from_nll"]
 
@@ -398,7 +399,7 @@ def nll(
     process,
     x: torch.Tensor,
     *,
-    t_min: float = 1e-5,
+    t_min: float | None = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
     method: str = "rk45",
@@ -421,7 +422,8 @@ def nll(
     process : a :class:`~scoreuq.processes.ForwardProcess`; its ``prior_log_prob`` stands in for
         :math:`\log p_T`.
     x : tensor ``(n, ...)`` of data points (``(n,)`` is read as ``(n, 1)``), on the model's device.
-    t_min : the early-stopping time :math:`\varepsilon \in (0, T)` the data are attached to.
+    t_min : the early-stopping time :math:`\varepsilon \in (0, T)` the data are attached to; default: the
+        process's own (``process.early_stopped(t_min)``), else 1e-5 (score_sde's likelihood ε).
     rtol, atol : tolerances of the adaptive solver (> 0), applied to the points and to the
         accumulated log-density.
     method : ``"rk45"`` (torch Dormand–Prince on ``x.device``) or ``"scipy"`` (``solve_ivp``).
@@ -438,6 +440,7 @@ def nll(
     scaler : ``(a, b)``: the model sees ``a * y + b`` (e.g. ``(2, -1)`` for data centred to
         ``[-1, 1]``); the reported NLL is in the units of ``x`` (it includes ``-D log|a|``).
     """
+    t_min = resolve_t_min(process, t_min, default=1e-5)
     t_min, rtol, atol, method = _check_common(process, t_min, rtol, atol, method)
     divergence = _choice("divergence", divergence, _DIVERGENCES)
     probe = _choice("probe", probe, _PROBES)

@@ -70,6 +70,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..nets.adapters import ScoreModel
+from ..nets.embeddings import GaussianFourierFeatures
+from ..nets.mlp import ScoreMLP
+
 __all__ = ["Certificate", "certify", "supports", "PARTS", "ACTIVATION_CONSTANTS"]
 
 #: The six parts, in this order (the names of the brief; :func:`scoreuq.bounds.c2_norm` samples the same norms).
@@ -263,9 +267,6 @@ class _Net:
 
 
 def _unwrap(model):
-    from ..nets.adapters import ScoreModel
-    from ..nets.mlp import ScoreMLP
-
     m, seen = model, 0
     while not isinstance(m, ScoreMLP) and seen < 8:
         seen += 1
@@ -279,9 +280,6 @@ def _unwrap(model):
 
 
 def _extract(model) -> _Net:
-    from ..nets.embeddings import GaussianFourierFeatures
-    from ..nets.mlp import ScoreMLP
-
     m = _unwrap(model)
     what = ("certificates are available for scoreuq.nets.ScoreMLP only (optionally wrapped in AveragedModel or "
             f"ScoreModel), got {type(model).__name__}")

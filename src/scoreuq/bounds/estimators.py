@@ -25,6 +25,9 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+from torch.func import jacrev, vmap
+
+from ..data import GaussianMixture
 
 __all__ = ["spectral_norms", "spectral_norms_exact", "LipschitzEstimate", "lipschitz", "C2Estimate", "c2_norm", "C2_PARTS",
            "C2_KINDS", "derivative_parts", "part_objective", "kde_bandwidth", "forward_points"]
@@ -166,8 +169,6 @@ def spectral_norms(score_fn, x: torch.Tensor, t: torch.Tensor, *, n_iter: int = 
 
 def spectral_norms_exact(score_fn, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Reference: the full Jacobian of every row (``torch.func.jacrev`` + ``vmap``) and its largest singular value."""
-    from torch.func import jacrev, vmap
-
     shape = x.shape
 
     def one(xi, ti):
@@ -402,8 +403,6 @@ def kde_bandwidth(x: torch.Tensor, rule: str = "scott", *, generator=None, n_fol
         return sigma * (4.0 / (d + 2)) ** (1.0 / (d + 4)) * n ** (-1.0 / (d + 4))
     if rule != "cv":
         raise ValueError(f"rule must be 'scott', 'silverman' or 'cv', got {rule!r}")
-    from ..data import GaussianMixture
-
     grid = [scott * float(f) for f in torch.logspace(math.log10(0.05), math.log10(2.0), 12)] if grid is None else list(grid)
     perm = torch.randperm(n, generator=generator)
     folds = perm.chunk(n_folds)

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import genextreme as _genextreme
-from scipy.stats import norm as _norm
 
 from .._validation import check_finite, check_in_range, check_int, check_positive
 
@@ -247,7 +245,7 @@ def _gev_start(z: np.ndarray) -> np.ndarray:
         r = (2 * b1 - b0) / (3 * b2 - b0) - math.log(2) / math.log(3)
     c = np.clip(np.nan_to_num(7.8590 * r + 2.9554 * r * r), -0.9, 0.9)
     c = np.where(np.abs(c) < 1e-3, 1e-3, c)
-    from scipy.special import gamma
+    from scipy.special import gamma  # lazy: importing scoreuq must not load scipy (0.4 s)
 
     g = gamma(1 + c)
     scale = np.abs((2 * b1 - b0) * c / (g * (1 - 2.0 ** (-c))))
@@ -395,6 +393,10 @@ def upper_limit(values, *, n_blocks: int = 20, level: float = 0.95, n_boot: int 
         raise ValueError(f"values must be finite, got {int((~np.isfinite(v)).sum())} NaN or infinite value(s)")
     if v.size < 2 * n_blocks:
         raise ValueError(f"values must hold at least 2 * n_blocks = {2 * n_blocks} finite values, got {v.size}")
+    # lazy: scipy.stats costs ~1.5 s, and importing scoreuq.bounds (hence scoreuq.runs) must not load it
+    from scipy.stats import genextreme as _genextreme
+    from scipy.stats import norm as _norm
+
     rng = np.random.default_rng(seed)
     observed = float(v.max())
     blocks = np.array_split(v[rng.permutation(v.size)], n_blocks)

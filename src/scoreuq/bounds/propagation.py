@@ -60,13 +60,22 @@ with its standard error: so even the certified-sup bound is a statistical statem
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 
 import torch
 
+from .. import metrics
+from .._device import check_module_device
 from .._validation import check_in_range, check_int, check_positive
-from .estimators import C2_KINDS, C2_PARTS, c2_norm, check_kind, kde_bandwidth, lipschitz, part_objective
+from ..data import Empirical, GaussianMixture
+from ..data.classes import class_shares
+from ..metrics import wasserstein, wasserstein_1d
+from ..processes import resolve_t_min
+from .certificates import certify, supports
+from .estimators import C2_KINDS, c2_norm, check_kind, kde_bandwidth, lipschitz, part_objective
+from .extremes import adversarial_max, upper_limit
 
 __all__ = ["Term", "WUPReport", "wup", "wup_seminar", "seminar_formula", "seminar_infimum", "kde_reference", "differences", "data_radius", "LABELS",
            "faithful_formula", "early_stopping_bias", "sensitivity", "structural_floor"]
@@ -290,7 +299,7 @@ def _contraction(process, T: float) -> float:
 def sensitivity(fn, terms: dict, *, h: float = 1e-4) -> dict:
     """Elasticities ∂log f/∂log z of ``fn(**terms)`` (a positive function) by central differences in
     log z, and one line naming, for each term, the factor it would have to shrink by to halve f."""
-    from scipy.optimize import brentq
+    from scipy.optimize import brentq  # lazy: importing scoreuq must not load scipy (0.6 s)
 
     base = fn(**terms)
     el, halves, cannot = {}, [], []
@@ -316,7 +325,7 @@ def sensitivity(fn, terms: dict, *, h: float = 1e-4) -> dict:
 def structural_floor(fn, *, t_min0: float, T0: float, T_max: float) -> dict:
     """min over ε ∈ (0, T'] and T' ∈ (0, T_max] of ``fn(t_min, T)`` (the formula with the terms held fixed),
     by a log-spaced grid refined with Nelder–Mead on (log ε, log T)."""
-    from scipy.optimize import minimize
+    from scipy.optimize import minimize  # lazy: importing scoreuq must not load scipy (0.6 s)
 
     best = (math.inf, t_min0, T0)
     for T in torch.logspace(math.log10(T_max) - 3, math.log10(T_max), 25, dtype=torch.float64).tolist():
@@ -343,8 +352,6 @@ def structural_floor(fn, *, t_min0: float, T0: float, T_max: float) -> dict:
 def empirical_score(train: torch.Tensor, process):
     """Exact score of the Gaussian-smoothed empirical law of ``train`` (one mixture component per point),
     for batches of any shape: flattened, evaluated in float64, returned shaped and typed like ``x``."""
-    from ..data import Empirical
-
     fn = Empirical(train.flatten(1).double()).score_fn(process)
 
     def score(x, t):
@@ -362,10 +369,6 @@ def kde_reference(data: torch.Tensor, rule: str = "scott", *, generator=None):
     """π for image data (000 §2.2): an isotropic Gaussian KDE of the full data set, as a
     :class:`~scoreuq.data.GaussianMixture` on flattened points. Returns ``(kde, bandwidth)``;
     ``rule="cv"`` picks the bandwidth by held-out likelihood (:func:`kde_bandwidth`)."""
-    import hashlib
-
-    from ..data import GaussianMixture
-
     flat = data.flatten(1).double()
     # the held-out-likelihood bandwidth costs seconds on images and is the same for every run of a study
     key = (hashlib.sha1(flat.cpu().numpy().tobytes()).hexdigest(), tuple(flat.shape), rule,
@@ -414,8 +417,6 @@ def _check_common(t_min, T, delta, R, C, omega):
 
 
 def _check_model(model, x, process):
-    from .._device import check_module_device
-
     check_module_device(model, x.device, "the training data")
     with torch.no_grad():
         out = model(x[:2], torch.full((min(2, x.shape[0]),), process.T / 2, dtype=x.dtype, device=x.device))
@@ -425,8 +426,6 @@ def _check_model(model, x, process):
 
 
 def _d1(a, b, how, n_projections, generator):
-    from .. import metrics
-
     a2, b2 = a.flatten(1).double(), b.flatten(1).double()
     if how == "exact":
         return metrics.wasserstein(a2, b2)
@@ -460,8 +459,6 @@ def _network_of(model, network):
 
 def _search(model, part, pts, vals, t_pts, *, R, t_range, n_starts, steps, lr, g):
     """Adversarial maximum of ``part`` from the ``n_starts`` best sampled points (a lower estimate)."""
-    from .extremes import adversarial_max
-
     k = min(n_starts, vals.shape[0])
     top = torch.topk(vals, k).indices
     x0 = pts[top.to(pts.device)]
@@ -471,8 +468,6 @@ def _search(model, part, pts, vals, t_pts, *, R, t_range, n_starts, steps, lr, g
 
 
 def _ucl(vals, level, seed):
-    from .extremes import upper_limit
-
     v = vals.double().flatten()
     n_blocks = max(5, min(20, v.numel() // 10))
     if v.numel() < 2 * n_blocks:
@@ -481,7 +476,7 @@ def _ucl(vals, level, seed):
     return max(float(u.value), float(v.max())), u.method
 
 
-def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: float = 0.1, C: float = 1.0, R: float | None = None,
+def wup(model, process, train: torch.Tensor, reference, *, t_min: float | None = None, delta: float = 0.1, C: float = 1.0, R: float | None = None,
         omega="process", T: float | None = None, true_score=None, generated: torch.Tensor | None = None, sampler=None,
         n_sub: int = 1000, seeds=(0, 1, 2), d1: str = "exact", n_projections: int = 200, n_enn: int = 2000,
         max_train: int = 5000, c2_kind: str = "full", search: bool = True, search_kw: dict | None = None, level: float = 0.95,
@@ -496,7 +491,8 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: 
     train : the training set actually used, :math:`\pi_N`
     reference : π: a law with ``sample(n, generator=, dtype=)`` (a synthetic law, or
         :func:`kde_reference` of the full image set), or a tensor of points of π
-    t_min : early-stopping time ε in (0, T); delta : δ in (0, 1), the failure probability (not optimised)
+    t_min : early-stopping time ε in (0, T); default: the process's own (``process.early_stopped(t_min)``),
+        else 1e-3 as for the samplers; a value contradicting the process's is refused; delta : δ in (0, 1), the failure probability (not optimised)
     C, R, omega, T : constants; ``R`` defaults to the data radius, ``omega="process"`` derives ω from the
         forward flow's contraction, ``T`` defaults to ``process.T``
     true_score : exact :math:`\nabla\log p_t` for e_nn; default: π's own score for a Gaussian mixture,
@@ -515,6 +511,7 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: 
     """
     reference = _as_law(reference)
     T = process.T if T is None else T
+    t_min = resolve_t_min(process, t_min)
     t_min, T, delta, R, C, omega = _check_common(t_min, T, delta, R, C, omega)
     check_kind(c2_kind)
     check_in_range("level", level, 0.0, 1.0, low_open=True, high_open=True)
@@ -532,8 +529,6 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: 
     _check_model(model, train, process)
     enn_what = "exact score supplied by the caller"
     if true_score is None:
-        from ..data import Empirical, GaussianMixture
-
         if isinstance(reference, GaussianMixture) and not isinstance(reference, Empirical) and reference.means.shape[0] <= 64:
             true_score, enn_what = reference.score_fn(process), "exact score of π (Gaussian mixture)"
         else:
@@ -562,8 +557,6 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: 
     cert = None
     cert_note = "no certificate: the model is not an nn.Module"
     if net is not None:
-        from .certificates import certify, supports
-
         if supports(net):
             cert = certify(net, radius=R, t_range=(t_min, T))
             cert_note = "certified by layer-wise bounds over Ω × [ε, T] (scoreuq.bounds.certificates)"
@@ -602,7 +595,7 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float, delta: 
             parts["adversarial"] = {**parts["lower estimate"], **pa}
         best_lower = parts.get("adversarial", parts["lower estimate"])
         # statistical: extreme-value upper limits from the sampled values, never below what the search found
-        ps, hows = {}, []
+        ps = {}
         for p in C2_KINDS[c2_kind]:
             vals = c2.per_point[p] if p != "sup|grad_x s|" else torch.cat([c2.per_point[p], L.values])
             u, stat_how[p] = _ucl(vals, level, s)
@@ -757,8 +750,6 @@ def _optimise(net, label, sup, x1, x4, enn_t, enn_e, *, R, T, t_min, delta, C, c
     Lfull, Cfull = sum(sup[base]["L"]) / len(sup[base]["L"]), sum(sup[base]["C2"]) / len(sup[base]["C2"])
     bins = {}
     if base == "certified":  # one certificate per bin between consecutive grid values; a cell's sup is the max over its bins
-        from .certificates import certify
-
         edges = sorted({float(v) for v in eg + Tg + [t_min, T] if t_min <= v <= T})
         for lo, hi in zip(edges[:-1], edges[1:]):
             bins[(lo, hi)] = certify(net, radius=R, t_range=(lo, hi), n_t_bins=2).parts
@@ -815,9 +806,6 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
     says so explicitly wherever it falls below the measured distance or below ``w1_lower``, a guaranteed
     lower estimate of the population W1 (:func:`scoreuq.metrics.w1_lower_bound`).
     """
-    from ..data.classes import class_shares
-    from ..metrics import wasserstein_1d
-
     if not dsm_history:
         raise ValueError("dsm_history must hold the DSM loss per epoch (the seminar preset uses its last and smallest values)")
     _check_model(model, train_images, process)
@@ -842,8 +830,6 @@ def wup_seminar(model, process, train_images: torch.Tensor, labels_train, labels
         (grad,) = torch.autograd.grad(out.sum(), xb)
         x3.append(min(float(grad.abs().max()), 100.0))
         if generated is not None:
-            from ..metrics import wasserstein
-
             meas.append(wasserstein(_sub(generated.detach().double().to(dev), n_sub, g).flatten(1), pi.flatten(1)))
 
     def parts_of(X1, L):  # the code's formula, piece by piece

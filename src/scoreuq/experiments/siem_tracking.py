@@ -25,8 +25,13 @@ import time
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr  # scoreuq.experiments loads scipy.stats anyway (experiments.forward)
 
+from .. import likelihood, metrics, runs, sampling
 from .._validation import check_in_range, check_int
+from ..metrics import SIEMRecorder
+from ..studies.config import configs_dir
+from ..training import Trainer
 from . import Experiment, register
 
 __all__ = ["siem_tracking"]
@@ -68,8 +73,6 @@ def check(params: dict) -> None:
 
 
 def _spearman_ci(x, y, n_boot: int, rng) -> tuple:
-    from scipy.stats import spearmanr
-
     x, y = np.asarray(x, float), np.asarray(y, float)
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         raise FloatingPointError("a series is constant over the checkpoints: Spearman's ρ is undefined")
@@ -85,11 +88,6 @@ def _spearman_ci(x, y, n_boot: int, rng) -> tuple:
 
 
 def siem_tracking(params: dict, seed: int) -> dict:
-    from .. import likelihood, metrics, runs, sampling
-    from ..metrics import SIEMRecorder
-    from ..studies.config import configs_dir
-    from ..training import Trainer
-
     p = _resolved(params)
     cfg = runs.load_config(configs_dir() / f"{p['config']}.yaml")
     cfg = cfg.replace(**{"seed": seed, "train.seed": seed, "train.epochs": p["epochs"], "sample.steps": p["steps"],

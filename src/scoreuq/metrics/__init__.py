@@ -3,7 +3,7 @@
 Importing this package pulls neither POT nor scipy; they load on first use.
 """
 from .circle import c1, c1_parts, c2, c2_parts, fit_circle, polar, w1_to_uniform
-from .fid import FeatureClassifier, classify, frechet_distance, train_feature_classifier
+from .fid import FeatureClassifier, classify, extract_features, frechet_distance, train_feature_classifier
 from .gaussian import kl_gaussian, tv_bound_gaussian, tv_bound_gaussian_1d, w1_gaussian_1d, w2_gaussian
 from .kernel import median_bandwidth, mmd
 from .resolved import Assessment, assess, frechet_from_features, frechet_with_floor, w1_lower_bound
@@ -35,6 +35,7 @@ __all__ = [
     "FeatureClassifier",
     "train_feature_classifier",
     "classify",
+    "extract_features",
     "siem",
     "SIEMRecorder",
     "SIEMResult",

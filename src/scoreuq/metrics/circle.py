@@ -91,7 +91,7 @@ def c1_parts(generated, reference, center=(0.0, 0.0), *, circular: bool = True) 
     if not circular:
         w_a = wasserstein_1d(tg, ts)
     else:
-        import ot
+        import ot  # lazy: POT imports scipy.stats
 
         two_pi = 2 * math.pi
         u, v = (tg / two_pi).double().cpu().numpy()[:, None], (ts / two_pi).double().cpu().numpy()[:, None]
@@ -122,7 +122,7 @@ def c1(generated, reference, center=(0.0, 0.0), *, circular: bool = True) -> flo
     rs, ts = polar(reference, center)
     if not circular:
         return wasserstein_1d(rg, rs) + wasserstein_1d(tg, ts)
-    import ot
+    import ot  # lazy: POT imports scipy.stats
 
     two_pi = 2 * math.pi
     u, v = (tg / two_pi).double().numpy()[:, None], (ts / two_pi).double().numpy()[:, None]

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["FeatureClassifier", "train_feature_classifier", "frechet_distance", "classify"]
+__all__ = ["FeatureClassifier", "train_feature_classifier", "frechet_distance", "classify", "extract_features"]
 
 
 class FeatureClassifier(nn.Module):
@@ -87,9 +87,17 @@ def classify(model: FeatureClassifier, images, batch_size: int = 1024) -> torch.
 
 
 @torch.no_grad()
+def extract_features(model: FeatureClassifier, images, batch_size: int = 1024) -> torch.Tensor:
+    """The features ``(n, num_features)`` of ``images`` under ``model`` (its penultimate layer),
+    computed in batches of ``batch_size`` and returned in float64."""
+    x = torch.as_tensor(images, dtype=torch.float32)
+    return torch.cat([model.features(x[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)]).double()
+
+
+@torch.no_grad()
 def frechet_distance(real, fake, feature_model: FeatureClassifier, batch_size: int = 1024) -> float:
     """Fréchet distance between ``real`` and ``fake`` images on ``feature_model``'s features (torchmetrics)."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.fid import FrechetInceptionDistance  # lazy: torchmetrics costs ~2 s and loads scipy.stats
 
     real = torch.as_tensor(real, dtype=torch.float32)
     fake = torch.as_tensor(fake, dtype=torch.float32)

@@ -46,6 +46,7 @@ from typing import Callable
 import torch
 
 from .._validation import check_in_range, check_int, check_points
+from .fid import extract_features
 from .wasserstein import _wp_pow_1d, random_directions
 
 __all__ = ["Assessment", "assess", "frechet_from_features", "frechet_with_floor", "w1_lower_bound"]
@@ -213,18 +214,12 @@ def frechet_from_features(x, y) -> float:
     :math:`\|\mu_x-\mu_y\|^2 + \mathrm{tr}(\Sigma_x+\Sigma_y-2(\Sigma_x\Sigma_y)^{1/2})`, in float64,
     with the unbiased covariances and torchmetrics' ``_compute_fid`` — the computation that
     :func:`scoreuq.metrics.frechet_distance` runs on a classifier's features (tested equal)."""
-    from torchmetrics.image.fid import _compute_fid
+    from torchmetrics.image.fid import _compute_fid  # lazy: torchmetrics costs ~2 s and loads scipy.stats
 
     x = check_points("x", x, min_n=2).double()
     y = check_points("y", y, dim=x.shape[1], min_n=2).to(x)
     mx, my = x.mean(0), y.mean(0)
     return float(_compute_fid(mx, torch.cov(x.T).reshape(x.shape[1], -1), my, torch.cov(y.T).reshape(y.shape[1], -1)))
-
-
-@torch.no_grad()
-def _features(model, x, batch_size=1024):
-    x = torch.as_tensor(x, dtype=torch.float32)
-    return torch.cat([model.features(x[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)]).double()
 
 
 def frechet_with_floor(feats_gen, feats_ref_a, feats_ref_b=None, *, n_boot: int = 200, level: float = 0.95,
@@ -238,9 +233,9 @@ def frechet_with_floor(feats_gen, feats_ref_a, feats_ref_b=None, *, n_boot: int 
     ``tr(Σ)``-scaled terms of order ``k / n``); hence the floor at the same ``n``.
     """
     if feature_model is not None:
-        feats_gen = _features(feature_model, feats_gen)
-        feats_ref_a = _features(feature_model, feats_ref_a)
-        feats_ref_b = None if feats_ref_b is None else _features(feature_model, feats_ref_b)
+        feats_gen = extract_features(feature_model, feats_gen)
+        feats_ref_a = extract_features(feature_model, feats_ref_a)
+        feats_ref_b = None if feats_ref_b is None else extract_features(feature_model, feats_ref_b)
     return assess(frechet_from_features, feats_gen, feats_ref_a, feats_ref_b, n_boot=n_boot, level=level,
                   subsample=subsample, generator=generator, name="Fréchet distance on features")
 

@@ -1,7 +1,19 @@
-"""Runs: a validated config → train → sample → evaluate, in an auto-numbered run directory."""
+"""Runs: a validated config → train → sample → evaluate, in an auto-numbered run directory.
+
+Modules: :mod:`~scoreuq.runs.config` (the config), :mod:`~scoreuq.runs.build` (data, process,
+model), :mod:`~scoreuq.runs.folders` (``Run``, ``prepare``, run directories),
+:mod:`~scoreuq.runs.fitting` (``train``, ``load_run``), :mod:`~scoreuq.runs.samples` (``sample``,
+sample files), :mod:`~scoreuq.runs.classifier` (the feature classifier cache),
+:mod:`~scoreuq.runs.evaluation` (``evaluate``) and :mod:`~scoreuq.runs.bounding` (``bound``).
+"""
+from .bounding import bound
 from .build import RunData, build_data, build_model, build_process
+from .classifier import feature_classifier
 from .config import ConfigError, DataConfig, ModelConfig, ProcessConfig, RunConfig, SampleConfig, load_config
-from .run import Run, bound, evaluate, feature_classifier, load_run, new_run_dir, prepare, sample, sample_to_file, score_fn_of, train
+from .evaluation import evaluate
+from .fitting import load_run, train
+from .folders import Run, new_run_dir, prepare
+from .samples import sample, sample_to_file, score_fn_of
 
 __all__ = [
     "RunConfig", "DataConfig", "ProcessConfig", "ModelConfig", "SampleConfig", "ConfigError", "load_config",

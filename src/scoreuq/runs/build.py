@@ -8,13 +8,14 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .. import data as _data
 from .. import nets, processes
 from .config import ConfigError, RunConfig
 
-__all__ = ["RunData", "build_data", "build_process", "build_model", "resolve_device"]
+__all__ = ["RunData", "build_data", "build_process", "build_model", "resolve_device", "check_model_fits", "image_permutation"]
 
 _DEFAULT_GM = {"means": [[-4.0, -4.0], [4.0, -4.0], [0.0, 4.0]], "stds": [0.6, 0.8, 1.0], "weights": [0.1, 0.3, 0.6]}
 
@@ -79,8 +80,6 @@ def _construct(section, cls, params, defaults=None, skip=()):
 def _numeric(name: str, v, ndims: tuple):
     """``v`` as a float64 array if it is a number or a rectangular nested list of numbers with one of the
     dimension counts ``ndims``; else a ConfigError naming ``name``."""
-    import numpy as np
-
     def bad(x):
         if isinstance(x, (list, tuple)):
             return any(bad(y) for y in x)
@@ -140,6 +139,12 @@ def _gen(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed) * 1_000_003 + stream)
 
 
+def image_permutation(seed: int, n: int) -> torch.Tensor:
+    """The seeded permutation of an image set's ``n`` indices that :func:`build_data` splits: its
+    first ``n_test`` entries are the held-out split, the rest the training split (before imbalance)."""
+    return torch.randperm(n, generator=_gen(seed, 3))
+
+
 def _load_images(d):
     if d.name == "digits":
         _construct("data", lambda: None, d.params)
@@ -163,7 +168,7 @@ def build_data(cfg: RunConfig) -> RunData:
     if d.is_image:
         ds = _load_images(d)
         n = len(ds)
-        perm = torch.randperm(n, generator=_gen(cfg.seed, 3))
+        perm = image_permutation(cfg.seed, n)
         n_test = min(d.n_test, max(1, int(round(d.test_fraction * n))))
         test_idx, train_idx = perm[:n_test], perm[n_test:]
         train_labels_all = ds.labels[train_idx]

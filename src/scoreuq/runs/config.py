@@ -20,10 +20,11 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .. import _yaml
 from ..training import TrainConfig
 
 __all__ = ["ConfigError", "DataConfig", "ProcessConfig", "ModelConfig", "SampleConfig", "RunConfig", "load_config",
-           "DATASETS", "PROCESSES", "MODEL_KINDS", "SAMPLERS"]
+           "floats_from_strings", "DATASETS", "PROCESSES", "MODEL_KINDS", "SAMPLERS"]
 
 DATASETS = ("gaussian_mixture", "circle", "union_of_circles", "swiss_roll", "digits", "mnist5k", "mnist_idx")
 IMAGE_DATASETS = ("digits", "mnist5k", "mnist_idx")
@@ -260,8 +261,6 @@ def load_config(path) -> RunConfig:
     """Read a run config from YAML (``yaml.safe_load`` made strict: no aliases, no duplicate keys,
     see :mod:`scoreuq._yaml`) and validate it. An empty or comment-only file is an error, not a
     default run."""
-    from .. import _yaml
-
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"config file {path} is a directory; give a run config YAML file (see configs/gmm.yaml)")
@@ -275,18 +274,20 @@ def load_config(path) -> RunConfig:
         raise ConfigError(f"{path} is empty: a run config needs at least its data section (see configs/gmm.yaml)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (data, process, model, train, sample), got {type(raw).__name__}")
-    return RunConfig.from_dict(_numbers(raw))
+    return RunConfig.from_dict(floats_from_strings(raw))
 
 
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
-def _numbers(v):
-    """YAML 1.1 reads ``1e-3`` (no dot) as a string; turn such strings into floats, recursively."""
+def floats_from_strings(v):
+    """``v`` (parsed YAML: mappings, lists, scalars) with every string in exponent notation turned
+    into a float, recursively: YAML 1.1 reads ``1e-3`` (no dot) as the string ``"1e-3"``, which a
+    config means as the number. Other values are returned unchanged."""
     if isinstance(v, dict):
-        return {k: _numbers(x) for k, x in v.items()}
+        return {k: floats_from_strings(x) for k, x in v.items()}
     if isinstance(v, list):
-        return [_numbers(x) for x in v]
+        return [floats_from_strings(x) for x in v]
     if isinstance(v, str) and _FLOAT_RE.match(v.strip()):
         return float(v)
     return v

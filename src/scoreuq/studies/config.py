@@ -37,12 +37,15 @@ it) and every distinct one is prepared (data loaded, model probed) by :func:`che
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import _yaml
 from .._validation import check_int
-from ..runs.config import ConfigError, RunConfig, _numbers, load_config
+from ..runs.build import build_process
+from ..runs.config import ConfigError, RunConfig, floats_from_strings, load_config
 
 __all__ = ["StudyConfig", "Setting", "RunSpec", "load_study", "find_study", "EXECUTORS", "check_executor", "configs_dir",
            "is_compute_study", "shipped", "check_stages"]
@@ -183,7 +186,7 @@ class StudyConfig:
         return out
 
     def _check_param(self, where, key):
-        from .. import experiments
+        from .. import experiments  # lazy: scoreuq.experiments loads scipy.stats (and imports this module)
 
         known = experiments.get(self.compute).defaults
         if not isinstance(key, str) or key not in known:
@@ -249,7 +252,7 @@ class StudyConfig:
                 path = root / path
             base = load_config(path).to_dict()
         elif isinstance(base, dict):
-            base = RunConfig.from_dict(_numbers(base)).to_dict()
+            base = RunConfig.from_dict(floats_from_strings(base)).to_dict()
         else:
             raise ConfigError(f"base must be a run-config file name or a mapping, got {base!r}")
         sets = raw.get("set") or {}
@@ -277,7 +280,7 @@ class StudyConfig:
 
     @classmethod
     def _compute_from_dict(cls, raw: dict) -> "StudyConfig":
-        from .. import experiments
+        from .. import experiments  # lazy: scoreuq.experiments loads scipy.stats (and imports this module)
 
         name = raw["compute"]
         if name not in experiments.EXPERIMENTS:
@@ -316,8 +319,6 @@ def identity_of(study: dict) -> dict:
 def _check_bound_scalars(bound: dict) -> None:
     """The bound section's plain values, each against its range (as :func:`scoreuq.runs.bound` checks
     them), so that a bad one fails the study before any training."""
-    import math
-
     def num(k, ok, rng):
         v = bound.get(k)
         if v is None:
@@ -355,8 +356,6 @@ def check_stages(study: "StudyConfig", cfg: RunConfig, levels: dict | None = Non
                           "(digits, mnist5k, mnist_idx)")
     t_min = b.get("t_min")
     if t_min is not None:
-        from ..runs.build import build_process
-
         T = build_process(cfg).T
         if not t_min < T:
             raise ConfigError(f"{where}bound.t_min must lie in (0, T) = (0, {T:g}), got {t_min!r}")
@@ -406,15 +405,13 @@ def find_study(name_or_path) -> Path:
 
 
 def _read(path: Path) -> dict:
-    from .. import _yaml
-
     try:
         raw = _yaml.load(path.read_text(), str(path))
     except (_yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(str(exc)) from None
     if raw is None:
         raise ConfigError(f"{path} is empty: a study needs base (or compute), factors and seeds")
-    raw = _numbers(raw)
+    raw = floats_from_strings(raw)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping")
     return raw

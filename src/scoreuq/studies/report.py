@@ -19,7 +19,13 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+import yaml
+
+from .. import figures
 from .._io import atomic_write_text
+from ..figures import numeric_levels
+from ..runs.config import ConfigError
 from .table import COLUMN_TITLES
 
 __all__ = ["write_report", "GROUPS", "UNDERTRAINED_RATIO"]
@@ -95,8 +101,6 @@ def _png_data(path: Path) -> str:
 
 def _figures(study_dir: Path, table: dict, study: dict) -> list:
     """Draw the study's figures into ``figures/``; returns ``[(title, path, caption)]``."""
-    from .. import figures
-
     fig_dir = study_dir / "figures"
     factors = table["factors"]
     summary = table["summary"]
@@ -155,8 +159,6 @@ def _compute_sample_images(study_dir: Path, table: dict) -> list:
     """For a compute study whose records hold 2-D samples (``extras["samples"]``: a list of points, or
     a mapping of names, possibly nested once, to such lists), one picture per setting (first seed), all
     settings side by side: ``[(caption, path)]``."""
-    from .. import figures
-
     panels, ref, nested = {}, None, {}
     for r in table["rows"]:
         if r["seed"] != table["rows"][0]["seed"]:
@@ -375,10 +377,6 @@ def _slope_ci(table: dict, col: str, factor: str, direction: str, *, seed: int =
     the seeds are the random part); otherwise it resamples runs (pairs bootstrap; needs ≥ 3 distinct
     levels). In a balanced grid of several factors the slope on one factor equals its main effect (the
     factors are orthogonal). Returns ``{"slope", "lo", "hi", "level", "how", "per"}`` or ``None``."""
-    import numpy as np
-
-    from ..figures import numeric_levels
-
     levels = [s["levels"][factor] for s in table["summary"]]
     uniq = list(dict.fromkeys(levels))
     if numeric_levels(uniq):
@@ -622,10 +620,6 @@ def _md_table(header, rows) -> str:
 
 def write_report(study_dir) -> tuple:
     """Write ``report.html`` (self-contained) and ``report.md`` for a finished study folder."""
-    import yaml
-
-    from ..runs.config import ConfigError
-
     study_dir = Path(study_dir)
     if not (study_dir / "table.json").is_file() or not (study_dir / "study.yaml").is_file():
         raise ConfigError(f"{study_dir} is not a finished study folder (no table.json / study.yaml); run `scoreuq study` first")

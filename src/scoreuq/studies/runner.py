@@ -24,15 +24,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
+import multiprocessing
 import os
+import platform
+import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
+import torch
+import yaml
+
+from .. import figures, runs
 from .._io import atomic_write_json, atomic_write_text, folder_lock
-from ..runs.config import ConfigError
+from ..runs.config import ConfigError, RunConfig
 from .config import StudyConfig, check_executor, identity_of
 from .report import write_report
+from .table import write_table
 
 __all__ = ["run_study", "run_one", "compute_one", "check_study", "worker_device", "StudyResult", "StudyError", "load_records", "environment"]
 
@@ -57,11 +69,9 @@ def _jsonable(obj):
 def check_study(study: StudyConfig) -> list:
     """Build every run of the grid and prepare each (data loaded, model probed),
     so that a bad study fails before any run starts. Returns the run specs."""
-    from ..runs import prepare
-
     specs = study.runs()
     if study.is_compute:
-        from .. import experiments
+        from .. import experiments  # lazy: scoreuq.experiments loads scipy.stats (and imports scoreuq.studies)
 
         exp = experiments.get(study.compute)
         for sp in specs:
@@ -73,7 +83,7 @@ def check_study(study: StudyConfig) -> list:
         return specs
     for sp in specs:
         try:
-            prepare(sp.config)
+            runs.prepare(sp.config)
         except ConfigError as exc:
             raise ConfigError(f"factor level {sp.setting.levels}: {exc}") from None
     return specs
@@ -81,10 +91,6 @@ def check_study(study: StudyConfig) -> list:
 
 def environment(executor: str | None = None, workers: int | None = None, threads: int | None = None) -> dict:
     """Software versions and machine facts, for the report."""
-    import platform
-    import sys
-    from importlib import metadata
-
     vers = {}
     for pkg in ("scoreuq", "torch", "numpy", "scipy", "pot", "scikit-learn", "matplotlib", "safetensors", "torchmetrics", "dask", "distributed"):
         try:
@@ -269,11 +275,7 @@ def _estimators(metrics: dict, bound: dict | None) -> dict:
 def compute_one(task: dict) -> dict:
     """One run of a compute study: the experiment ``task["compute"]`` at ``task["config"]`` (its
     parameters) and ``task["seed"]``; returns the record (JSON-able). Nothing is trained."""
-    import math
-
-    import torch
-
-    from .. import experiments
+    from .. import experiments  # lazy: scoreuq.experiments loads scipy.stats (and imports scoreuq.studies)
 
     old_threads = torch.get_num_threads()
     torch.set_num_threads(int(task["threads"]))
@@ -307,11 +309,6 @@ def run_one(task: dict) -> dict:
     """
     if task.get("compute"):
         return compute_one(task)
-    import torch
-
-    from .. import figures, runs
-    from ..runs.config import RunConfig
-
     old_threads = torch.get_num_threads()
     torch.set_num_threads(int(task["threads"]))
     try:
@@ -328,7 +325,7 @@ def run_one(task: dict) -> dict:
         ev = task.get("evaluate") or {}
         t0 = time.perf_counter()
         path = runs.sample_to_file(run, n=ev.get("n"), seed=cfg.seed)
-        samples = runs.run.load_samples(path)
+        samples = runs.samples.load_samples(path)
         secs["sample"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         cache = _classifier_cache(Path(task["cache_dir"]), cfg) if cfg.data.is_image else None
@@ -366,7 +363,7 @@ def _worker_index():
     if env is not None:
         return int(env)
     try:
-        from distributed import get_worker
+        from distributed import get_worker  # lazy: Dask is optional and slow to import
 
         name = get_worker().name
     except (ImportError, ValueError):
@@ -382,8 +379,6 @@ def worker_device(name: str, *, count=None):
     if name not in ("cuda", "auto"):
         return None
     if count is None:
-        import torch
-
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     idx = _worker_index()
     if count <= 1 or idx is None:
@@ -404,9 +399,6 @@ def _local(tasks, workers, scheduler, on_done):
 
 
 def _pool(tasks, workers, scheduler, on_done):
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("i", 0)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(counter,)) as ex:
@@ -424,10 +416,8 @@ def _pool(tasks, workers, scheduler, on_done):
 
 
 def _dask(tasks, workers, scheduler, on_done):
-    import logging
-
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster, as_completed  # lazy: Dask is optional and slow to import
     except ImportError:
         raise ConfigError("the dask executor needs Dask: pip install 'scoreuq[dask]'") from None
     cluster = None
@@ -475,8 +465,6 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
     default to the study's ``executor`` section. The study is checked whole before anything is
     written; a folder holding a different study is refused.
     """
-    import yaml
-
     if progress is None:
         def progress(line):
             print(line, flush=True)
@@ -500,10 +488,6 @@ def run_study(study: StudyConfig, out, *, executor: str | None = None, workers: 
 
 
 def _run_locked(study, out, specs, executor, workers, scheduler, report, progress) -> StudyResult:
-    import yaml
-
-    from .table import write_table
-
     yaml_path = out / "study.yaml"
     atomic_write_text(yaml_path, yaml.safe_dump(_jsonable(study.to_dict()), sort_keys=False))
     done = load_records(out)

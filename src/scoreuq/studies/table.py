@@ -141,7 +141,7 @@ def trends(study, summary) -> dict:
     ``turn`` the level where a column that moves strictly one way and then strictly the other
     (a U, as C2 over training epochs on the circle) turns, else ``None``.
     """
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # lazy: scipy.stats costs ~1.5 s, only trends need it
 
     direction = study.report.get("direction", "grows")
     out = {}
@@ -207,7 +207,7 @@ def trends(study, summary) -> dict:
 def _compute_parts(study, specs, records, cols) -> dict:
     """What a compute study adds to ``table.json``: the experiment, its column titles, the seed
     documents' source, and its findings over the whole grid (``Experiment.analyse``)."""
-    from .. import experiments
+    from .. import experiments  # lazy: scoreuq.experiments loads scipy.stats (and imports scoreuq.studies)
 
     exp = experiments.get(study.compute)
     findings = []
