@@ -151,7 +151,7 @@ class ForwardProcess:
     def time_grid(self, steps: int, t_min: float | None = None, *, T: float | None = None) -> torch.Tensor:
         r"""The uniform time grid :math:`T = t_0 > t_1 > \dots > t_{steps} = t_{\min}` of the
         reverse-time samplers, float64 on the CPU (:func:`scoreuq.sampling.time_grid`)."""
-        from .sampling import time_grid
+        from .sampling import time_grid  # lazy: scoreuq.sampling imports this module
 
         return time_grid(self, steps, t_min=t_min, T=T)
 

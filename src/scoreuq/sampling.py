@@ -54,6 +54,7 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 
 from ._validation import append_dims, check_in_range, check_positive
+from .likelihood import solve_probability_flow
 from .processes import resolve_t_min
 
 __all__ = [
@@ -465,8 +466,6 @@ def probability_flow(
     if solver == "rk45":
         if return_trajectory or callback is not None:
             raise ValueError("return_trajectory and callback need a fixed time grid: use solver='heun' with them")
-        from .likelihood import solve_probability_flow
-
         x, nfe = solve_probability_flow(score_fn, process, x, t_min=t_min, rtol=rtol, atol=atol)
         if stats is not None:
             stats["nfe"] = int(nfe)
