@@ -260,3 +260,11 @@ def test_pushforward_check_rejects(bad, match):
     if match in ("time_law", "lr_schedule"):
         with pytest.raises(ValueError, match=match):
             T._bb_check({**T.BB_DEFAULTS, **bad})
+
+
+def test_pushforward_refuses_sgm_settings_on_gan_and_vae():
+    with pytest.raises(ValueError, match="lr set for model 'gan', but only the SGM reads it"):
+        T._pf_check({"model": "gan", "lr": 1e-3})
+    with pytest.raises(ValueError, match="denoise, steps set for model 'vae'"):
+        T._pf_check({"model": "vae", "steps": 100, "denoise": "em"})
+    T._pf_check({"model": "gan", "lr": T.PF_DEFAULTS["lr"], "latent": "uniform"})  # the default value: nothing ignored

@@ -12,6 +12,7 @@ import torch
 from scoreuq import metrics, processes, sampling
 from scoreuq.data import GaussianMixture
 from scoreuq.processes import VESDE, VPSDE, EarlyStopped, ForwardProcess, OrnsteinUhlenbeck, resolve_t_min
+from scoreuq.runs import RunConfig
 from scoreuq.training import TrainConfig, Trainer
 
 F64 = torch.float64
@@ -320,11 +321,16 @@ def _fit(process, config):
     return tr
 
 
-def test_train_config_t_min_default_reads_as_before():
+def test_train_config_t_min_unset_is_resolved_by_the_trainer_and_survives_copies():
+    """``TrainConfig().t_min`` is None (unset) in every copy; the Trainer resolves it (process's, else 1e-3);
+    a run config states it (1e-3), so run files read as before."""
     c = TrainConfig()
-    assert c.t_min == 1e-3 and c.to_dict()["t_min"] == 1e-3 and c == TrainConfig(t_min=1e-3)
-    assert pickle.loads(pickle.dumps(c))._t_min_given is False and copy.deepcopy(c)._t_min_given is False
-    assert TrainConfig(t_min=1e-3)._t_min_given is True and replace(c, epochs=3)._t_min_given is True
+    assert c.t_min is None and c.to_dict()["t_min"] is None
+    for copied in (replace(c, epochs=2), TrainConfig(**c.to_dict()), pickle.loads(pickle.dumps(c)), copy.deepcopy(c)):
+        assert copied.t_min is None
+        assert _fit(OU.early_stopped(0.2), replace(copied, epochs=1, batch_size=8, checkpoint_every=100)).config.t_min == 0.2
+    assert _fit(OU, replace(c, epochs=1, batch_size=8, checkpoint_every=100)).config.t_min == 1e-3
+    assert RunConfig().train.t_min == 1e-3 and RunConfig.from_dict({"train": {"t_min": None}}).to_dict()["train"]["t_min"] == 1e-3
     with pytest.raises(ValueError, match="t_min must be a finite number > 0"):
         TrainConfig(t_min=0.0)
 
@@ -346,3 +352,24 @@ def test_trainer_refuses_a_t_min_contradicting_the_process():
     data = torch.randn(8, 2)
     with pytest.raises(ValueError, match=r"TrainConfig.t_min=0\.001 contradicts the process's t_min=0\.2 \(EarlyStopped\(Ornstein"):
         Trainer(_Net(), OU.early_stopped(0.2), data, TrainConfig(t_min=1e-3))
+
+
+def test_float32_grid_may_start_at_float32_of_T():
+    """float32(0.3) > 0.3: a float32 copy of the grid is accepted and starts at T exactly; beyond rounding it is refused."""
+    proc = OrnsteinUhlenbeck(T=0.3)
+    ts = proc.time_grid(20, 0.01).float()
+    assert float(ts[0]) > 0.3
+    g = torch.Generator().manual_seed(0)
+    res = sampling.sample(lambda x, t: -x, proc.prior((8, 2), generator=g), ts, process=proc, return_trajectory=True, generator=g)
+    assert res.times[0] == torch.tensor(0.3, dtype=res.times.dtype)  # clamped to T, then in the samples' dtype
+    with pytest.raises(ValueError, match="ts must be"):
+        sampling.sample(lambda x, t: -x, torch.zeros(8, 2), torch.tensor([0.301, 0.1, 0.01]), process=proc)
+
+
+def test_early_stopped_is_read_only():
+    es = VPSDE().early_stopped(0.05)
+    for name, value in (("beta_max", 5.0), ("t_min", 0.1), ("base", VPSDE()), ("T", 2.0)):
+        with pytest.raises(AttributeError, match="read-only|has no setter"):
+            setattr(es, name, value)
+    assert es.base.beta_max == 20.0 and es.t_min == 0.05
+    assert pickle.loads(pickle.dumps(es)).t_min == 0.05 and copy.deepcopy(es).base.beta_max == 20.0

@@ -543,7 +543,7 @@ def solve_probability_flow(
     process,
     x_T: torch.Tensor,
     *,
-    t_min: float = 1e-3,
+    t_min: float | None = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
     method: str = "rk45",
@@ -552,8 +552,10 @@ def solve_probability_flow(
     ``x_T`` at time ``T`` down to ``t_min`` with the adaptive Dormand–Prince solver of :func:`nll`.
 
     Returns ``(x_tmin, nfe)``; ``nfe`` counts score evaluations. Deterministic: all randomness is
-    in ``x_T`` (e.g. ``process.prior(shape, generator=g)``).
+    in ``x_T`` (e.g. ``process.prior(shape, generator=g)``). ``t_min=None``: the process's own
+    (``process.early_stopped(t_min)``), else 1e-3 as for the samplers.
     """
+    t_min = resolve_t_min(process, t_min)
     t_min, rtol, atol, method = _check_common(process, t_min, rtol, atol, method)
     x_T = _check_x(x_T, "x_T")
     n = x_T.shape[0]

@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 
 from ._validation import append_dims, check_in_range
+from .processes import resolve_t_min
 
 __all__ = ["WEIGHTINGS", "weighting", "sample_times", "dsm", "esm", "ism", "sliced_sm", "OBJECTIVES"]
 
@@ -49,9 +50,10 @@ def weighting(process, t: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {kind!r}")
 
 
-def sample_times(n: int, process, t_min: float, *, generator=None, like: torch.Tensor) -> torch.Tensor:
-    """``n`` times uniform on ``[t_min, T]``."""
-    t_min = check_in_range("t_min", t_min, 0.0, process.T, low_open=True, high_open=True)
+def sample_times(n: int, process, t_min: float | None = None, *, generator=None, like: torch.Tensor) -> torch.Tensor:
+    """``n`` times uniform on ``[t_min, T]``; ``t_min=None``: the process's own
+    (``process.early_stopped(t_min)``), else 1e-3; one contradicting the process's is refused."""
+    t_min = check_in_range("t_min", resolve_t_min(process, t_min), 0.0, process.T, low_open=True, high_open=True)
     u = _draw(torch.rand, (n,), generator, like)
     return t_min + (process.T - t_min) * u
 
@@ -73,7 +75,7 @@ def _sq(v: torch.Tensor) -> torch.Tensor:
     return v.pow(2).flatten(1).sum(1)
 
 
-def dsm(model, x0, process, *, t_min: float = 1e-3, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
+def dsm(model, x0, process, *, t_min: float | None = None, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
     r"""Denoising score matching, :math:`\lambda(t)\|s_\theta(x_t,t) + z/s(t)\|^2` with
     :math:`x_t = a(t)x_0 + b(t) + s(t)z` (003 eq. 2.16; the seminar's training loss)."""
     t, xt, z = _perturbed(x0, process, t_min, generator, t)
@@ -83,7 +85,7 @@ def dsm(model, x0, process, *, t_min: float = 1e-3, weighting_kind: str = "sigma
     return per.mean() if reduce else per
 
 
-def esm(model, x0, process, true_score: Callable, *, t_min: float = 1e-3, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
+def esm(model, x0, process, true_score: Callable, *, t_min: float | None = None, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
     r"""Explicit score matching against ``true_score(x, t)`` (the exact :math:`\nabla\log p_t`),
     :math:`\lambda(t)\|s_\theta(x_t,t) - \nabla\log p_t(x_t)\|^2`, with :math:`x_t` drawn from
     :math:`p_t` by perturbing ``x0``. For real data pass the exact score of the Gaussian-smoothed
@@ -110,7 +112,7 @@ def _vjv(model, xt, t, v):
     return s, (jtv * v).flatten(1).sum(1)
 
 
-def ism(model, x0, process, *, trace: str = "exact", n_probes: int = 1, t_min: float = 1e-3, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
+def ism(model, x0, process, *, trace: str = "exact", n_probes: int = 1, t_min: float | None = None, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
     r"""Implicit score matching, :math:`\lambda(t)\,[\|s_\theta\|^2 + 2\,\mathrm{tr}\,\nabla_x s_\theta]` at
     :math:`x_t\sim p_t`. ``trace="exact"`` takes one backward pass per dimension (low dimension);
     ``trace="hutchinson"`` uses :math:`\mathbb E_v[v^\top\nabla_x s\,v]` with ``n_probes`` Rademacher probes."""
@@ -136,7 +138,7 @@ def ism(model, x0, process, *, trace: str = "exact", n_probes: int = 1, t_min: f
     return per.mean() if reduce else per
 
 
-def sliced_sm(model, x0, process, *, n_probes: int = 1, variance_reduction: bool = False, t_min: float = 1e-3, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
+def sliced_sm(model, x0, process, *, n_probes: int = 1, variance_reduction: bool = False, t_min: float | None = None, weighting_kind: str = "sigma2", generator=None, t=None, reduce: bool = True):
     r"""Sliced score matching (Song et al. 2019), :math:`\lambda(t)\,[2v^\top\nabla_x s_\theta v + (v^\top s_\theta)^2]`,
     :math:`v\sim\mathcal N(0, I)`; ``variance_reduction=True`` replaces :math:`(v^\top s)^2` by its mean :math:`\|s\|^2` (SSM-VR)."""
     t, xt, _ = _perturbed(x0, process, t_min, generator, t)

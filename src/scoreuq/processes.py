@@ -188,7 +188,8 @@ class EarlyStopped(ForwardProcess):
     and every other attribute (``beta``, ``sigma``, ``stationary_var``, ...) is the wrapped
     process's, called on it, so the arithmetic is that of :attr:`base`, bit for bit;
     ``isinstance(p, ForwardProcess)`` holds, ``isinstance(p, VPSDE)`` does not (compare
-    ``type(p.base)``). It adds :attr:`t_min` (checked in ``(0, T)``) and :attr:`base`.
+    ``type(p.base)``). It adds :attr:`t_min` (checked in ``(0, T)``) and :attr:`base`, and is
+    read-only (a write would not reach the base's arithmetic).
 
     ``t_min`` is the time at which training's time draws, the samplers' grids and the WUP bound
     stop (seminar (000)'s :math:`\varepsilon`): the samplers of :mod:`scoreuq.sampling`,
@@ -207,6 +208,14 @@ class EarlyStopped(ForwardProcess):
 
     def __repr__(self) -> str:
         return f"EarlyStopped({self.base!r}, t_min={self.t_min:g})"
+
+    def __setattr__(self, name: str, value) -> None:
+        # read-only after construction: a write here would not reach the base's arithmetic
+        if name in ("base", "t_min") and name not in self.__dict__:
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(f"an EarlyStopped process is read-only (setting {name!r}): build "
+                             f"base.early_stopped(t_min) again from a changed base process")
 
     @property
     def T(self) -> float:  # noqa: N802 - the process's terminal time

@@ -117,8 +117,11 @@ def _check_grid(ts, process) -> torch.Tensor:
     if not bool((ts[1:] < ts[:-1]).all()):
         k = int((ts[1:] >= ts[:-1]).nonzero()[0])
         raise ValueError(f"{what}, but ts[{k + 1}] = {float(ts[k + 1])!r} >= ts[{k}] = {float(ts[k])!r}")
-    if not (float(ts[-1]) > 0.0 and float(ts[0]) <= T):
+    if not (float(ts[-1]) > 0.0 and float(ts[0]) <= T * (1 + tol)):
         raise ValueError(f"{what}, got times from {float(ts[0])!r} down to {float(ts[-1])!r}")
+    if float(ts[0]) > T:  # a float32 grid starts at float32(T), which may lie just above T
+        ts = ts.clone()
+        ts[0] = T
     carried = getattr(process, "t_min", None)  # an EarlyStopped process: the grid must stop at its t_min
     if carried is not None and not math.isclose(float(ts[-1]), carried, rel_tol=max(tol, 1e-12), abs_tol=0.0):
         raise ValueError(f"ts ends at {float(ts[-1])!r} but the process carries t_min={carried!r} ({process!r}): "

@@ -43,7 +43,7 @@ from . import losses
 from ._device import check_module_device
 from ._io import atomic_write, atomic_write_text, file_digest
 from ._validation import check_in_range, check_positive
-from .processes import DEFAULT_T_MIN, EarlyStopped, resolve_t_min
+from .processes import EarlyStopped, resolve_t_min
 
 __all__ = ["TrainConfig", "Trainer", "PushforwardTrainer", "TrainingDiverged", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
@@ -78,10 +78,9 @@ class TrainConfig:
     ``none``, ``sigma2``, ``likelihood``. ``t_min``: the early-stopping time :math:`\varepsilon`
     (seminar (000)) below which no training time is drawn; ``None`` (default) means the process's
     ``t_min`` when the :class:`Trainer` gets a process carrying one
-    (:meth:`scoreuq.processes.ForwardProcess.early_stopped`), else ``1e-3``. The field then reads
-    ``1e-3`` as before (so ``to_dict()`` and run configs are unchanged) and the Trainer replaces it
-    by the process's value; an explicitly given ``t_min`` that contradicts the process's makes the
-    Trainer raise ``ValueError`` (a config rebuilt by ``dataclasses.replace`` counts as explicit).
+    (:meth:`scoreuq.processes.ForwardProcess.early_stopped`), else ``1e-3``. The Trainer's
+    :attr:`~Trainer.config` holds the resolved value; a given ``t_min`` that contradicts the
+    process's makes the Trainer raise ``ValueError``.
     ``checkpoint_every`` and ``eval_every`` count epochs (0 = never evaluate). Early stopping: ``patience`` evaluations without
     improvement of the metric ``early_stopping_metric`` (lower is better) stop the run.
 
@@ -148,9 +147,8 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {sorted(losses.OBJECTIVES)}, got {self.objective!r}")
         if self.weighting not in losses.WEIGHTINGS:
             raise ValueError(f"weighting must be one of {losses.WEIGHTINGS}, got {self.weighting!r}")
-        # not a field: whether t_min was given (None: take the process's, see the class docstring)
-        object.__setattr__(self, "_t_min_given", self.t_min is not None)
-        object.__setattr__(self, "t_min", check_positive("t_min", DEFAULT_T_MIN if self.t_min is None else self.t_min))
+        if self.t_min is not None:  # None: the process's, else 1e-3, resolved by the Trainer
+            object.__setattr__(self, "t_min", check_positive("t_min", self.t_min))
         object.__setattr__(self, "ema_decay", check_in_range("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True))
         _pos_int("checkpoint_every", self.checkpoint_every)
         _pos_int("eval_every", self.eval_every, minimum=0)
@@ -290,15 +288,10 @@ def _bare(process):
 
 
 def _config_for(config: TrainConfig, process) -> TrainConfig:
-    """``config`` with the early-stopping time of ``process`` when it carries one and the config's
-    ``t_min`` was not given; ``ValueError`` naming both when a given one contradicts it."""
-    carried = getattr(process, "t_min", None)
-    if carried is None:
-        return config
-    if getattr(config, "_t_min_given", True):
-        resolve_t_min(process, config.t_min, name="TrainConfig.t_min")
-        return config
-    return replace(config, t_min=carried)
+    """``config`` with ``t_min`` resolved (:func:`~scoreuq.processes.resolve_t_min`): the given one, else
+    the process's, else ``1e-3``; ``ValueError`` naming both when a given one contradicts the process's."""
+    t_min = resolve_t_min(process, config.t_min, name="TrainConfig.t_min")
+    return config if t_min == config.t_min else replace(config, t_min=t_min)
 
 
 class Trainer:
@@ -325,9 +318,9 @@ class Trainer:
     on resume). :meth:`fit` returns the trained EMA model, also at :attr:`ema_model`;
     :attr:`model` is the network being optimised.
 
-    Early stopping in time: with a process carrying ``t_min`` (``process.early_stopped(eps)``) and a
-    config whose ``t_min`` was not given, :attr:`config` is the config with the process's ``t_min``;
-    a config with another explicit ``t_min`` is refused (``ValueError`` naming both).
+    Early stopping in time: with a process carrying ``t_min`` (``process.early_stopped(t_min)``) and a
+    config whose ``t_min`` is ``None``, :attr:`config` is the config with the process's ``t_min``;
+    a config with another ``t_min`` is refused (``ValueError`` naming both).
     """
 
     def __init__(self, model, process, data: torch.Tensor, config: TrainConfig, *, run_dir=None,

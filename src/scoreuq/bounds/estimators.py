@@ -28,6 +28,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from ..data import GaussianMixture
+from ..processes import resolve_t_min
 
 __all__ = ["spectral_norms", "spectral_norms_exact", "LipschitzEstimate", "lipschitz", "C2Estimate", "c2_norm", "C2_PARTS",
            "C2_KINDS", "derivative_parts", "part_objective", "kde_bandwidth", "forward_points"]
@@ -329,12 +330,13 @@ class LipschitzEstimate:
     x: torch.Tensor = field(default=None, repr=False)
 
 
-def lipschitz(score_fn, process, data, *, t_min: float, T: float | None = None, n_times: int = 8, n_per_t: int = 32,
+def lipschitz(score_fn, process, data, *, t_min: float | None = None, T: float | None = None, n_times: int = 8, n_per_t: int = 32,
               n_iter: int = 30, tol: float = 1e-4, generator=None, batch: int = 256) -> LipschitzEstimate:
     r""":math:`\|\nabla_x s_\theta\|_\infty \approx \max_{i} \|\nabla_x s_\theta(x_i, t_i)\|_2` over ``n_per_t`` points
     from each forward marginal :math:`p_t`, :math:`t` on a grid of ``n_times`` values log-spaced in
     :math:`[\varepsilon, T]`. A sampled maximum: a lower estimate of the supremum."""
     T = process.T if T is None else T
+    t_min = resolve_t_min(process, t_min)
     x, t = forward_points(process, data, _grid(t_min, T, n_times), n_per_t, generator=generator)
     sig = torch.cat([spectral_norms(score_fn, x[i: i + batch], t[i: i + batch], n_iter=n_iter, tol=tol, generator=generator)
                      for i in range(0, x.shape[0], batch)])
@@ -360,7 +362,7 @@ class C2Estimate:
         return sum(self.parts[p] for p in C2_KINDS[check_kind(kind or self.kind)])
 
 
-def c2_norm(score_fn, process, data, *, t_min: float, T: float | None = None, n_times: int = 5, n_per_t: int = 8,
+def c2_norm(score_fn, process, data, *, t_min: float | None = None, T: float | None = None, n_times: int = 5, n_per_t: int = 8,
             n_iter: int = 20, n_outer: int = 6, n_hvp: int = 8, n_restarts: int = 2, kind: str = "full", generator=None,
             batch: int = 128) -> C2Estimate:
     r""":math:`\|s_\theta\|_{C^2([\varepsilon,T]\times\Omega)}` as the **sum** of the sampled sup norms of its
@@ -368,6 +370,7 @@ def c2_norm(score_fn, process, data, *, t_min: float, T: float | None = None, n_
     points at ``n_times`` times log-spaced in :math:`[\varepsilon, T]`. Sampled maxima: lower estimates."""
     check_kind(kind)
     T = process.T if T is None else T
+    t_min = resolve_t_min(process, t_min)
     x, t = forward_points(process, data, _grid(t_min, T, n_times), n_per_t, generator=generator)
     vals = {p: [] for p in C2_PARTS}
     for i in range(0, x.shape[0], batch):

@@ -72,7 +72,7 @@ from .._validation import check_in_range, check_int, check_positive
 from ..data import Empirical, GaussianMixture
 from ..data.classes import class_shares
 from ..metrics import wasserstein, wasserstein_1d
-from ..processes import resolve_t_min
+from ..processes import EarlyStopped, resolve_t_min
 from .certificates import certify, supports
 from .estimators import C2_KINDS, c2_norm, check_kind, kde_bandwidth, lipschitz, part_objective
 from .extremes import adversarial_max, upper_limit
@@ -280,11 +280,11 @@ def faithful_formula(*, X1, e_nn, L, C2, X4, R, T, t_min, delta, a_T, C=1.0, es=
     return _breakdown(C * R**1.5 * (1 + L), R**2 * a_T * X1, e_nn, (1 + abs(math.log(delta)) / t_min) * X4, T * C2**2 * X4, es=es)
 
 
-def early_stopping_bias(process, t_min: float, R: float, dim: int) -> float:
+def early_stopping_bias(process, t_min: float | None, R: float, dim: int) -> float:
     r"""Certified :math:`d_1(\pi, p_\varepsilon) \le E|X_\varepsilon - X_0| \le |1 - a(\varepsilon)| R + |b(\varepsilon)| + s(\varepsilon)\sqrt d`
     for π supported in the ball of radius R about the origin (synchronous coupling
-    :math:`X_\varepsilon = a X_0 + b + s Z`, :math:`E|Z| \le \sqrt d`)."""
-    t = torch.tensor([float(t_min)], dtype=torch.float64)
+    :math:`X_\varepsilon = a X_0 + b + s Z`, :math:`E|Z| \le \sqrt d`). ``t_min=None``: the process's own."""
+    t = torch.tensor([float(resolve_t_min(process, t_min))], dtype=torch.float64)
     a = float(process.mean_coeff(t))
     b = float(process.mean_offset(t, torch.zeros(1, dim, dtype=torch.float64)).expand(1, dim).norm())
     s = float(process.marginal_std(t))
@@ -492,7 +492,8 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float | None =
     reference : π: a law with ``sample(n, generator=, dtype=)`` (a synthetic law, or
         :func:`kde_reference` of the full image set), or a tensor of points of π
     t_min : early-stopping time ε in (0, T); default: the process's own (``process.early_stopped(t_min)``),
-        else 1e-3 as for the samplers; a value contradicting the process's is refused; delta : δ in (0, 1), the failure probability (not optimised)
+        else 1e-3 as for the samplers; a value contradicting the process's is refused
+    delta : δ in (0, 1), the failure probability (not optimised)
     C, R, omega, T : constants; ``R`` defaults to the data radius, ``omega="process"`` derives ω from the
         forward flow's contraction, ``T`` defaults to ``process.T``
     true_score : exact :math:`\nabla\log p_t` for e_nn; default: π's own score for a Gaussian mixture,
@@ -512,6 +513,8 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float | None =
     reference = _as_law(reference)
     T = process.T if T is None else T
     t_min = resolve_t_min(process, t_min)
+    if isinstance(process, EarlyStopped):  # ε is read; the optimum and the floors then vary it over the bare process
+        process = process.base
     t_min, T, delta, R, C, omega = _check_common(t_min, T, delta, R, C, omega)
     check_kind(c2_kind)
     check_in_range("level", level, 0.0, 1.0, low_open=True, high_open=True)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .. import _yaml
+from ..processes import DEFAULT_T_MIN
 from ..training import TrainConfig
 
 __all__ = ["ConfigError", "DataConfig", "ProcessConfig", "ModelConfig", "SampleConfig", "RunConfig", "load_config",
@@ -210,6 +211,8 @@ class RunConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be an integer in [0, 2**63 - 1], got {self.seed!r}")
         _choice("device", self.device, ("cpu", "cuda", "auto"))
+        if self.train.t_min is None:  # a run states its ε: its config is the one place train.t_min is set
+            object.__setattr__(self, "train", replace(self.train, t_min=DEFAULT_T_MIN))
         if self.model.kind in ("mlp", "scorenet") and self.data.is_image != (self.model.kind == "scorenet"):
             want = "scorenet" if self.data.is_image else "mlp"
             raise ConfigError(f"model.kind {self.model.kind!r} does not fit data.name {self.data.name!r}: use {want!r}")
