@@ -38,6 +38,7 @@ from typing import Callable
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
 
 from . import losses
 from ._device import check_module_device
@@ -647,8 +648,6 @@ class Trainer:
             self.load()
             self._good_checkpoint = True
         self._ema_groups = None  # the model may have been moved or reloaded since the last fit
-        from tqdm.auto import tqdm
-
         # progress=True shows the bar on a terminal only (tqdm's disable=None), so logs get no frames;
         # SCOREUQ_PROGRESS=1 (the CLI's --verbose) shows it off a terminal too
         disable = True if not c.progress else (False if os.environ.get("SCOREUQ_PROGRESS") == "1" else None)

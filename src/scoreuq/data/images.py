@@ -103,7 +103,7 @@ class ImageDataset:
 
 def load_digits() -> ImageDataset:
     """scikit-learn's 1,797 8×8 digits (values 0–16, scaled to [0, 1]); embedded, no download."""
-    from sklearn.datasets import load_digits as _ld
+    from sklearn.datasets import load_digits as _ld  # lazy: scikit-learn costs ~1 s and only this loader needs it
 
     d = _ld()
     x = torch.as_tensor(d.images, dtype=torch.float32)[:, None] / 16.0

@@ -186,7 +186,6 @@ class _TauNet(nn.Module):
 
     def __init__(self, dim: int, layers: int, width: int, sigma_data: float, sigma_in: float | None = None):
         super().__init__()
-
         self.net = ScoreMLP(dim, layers, width, activation="silu")
         self.sigma_data = float(sigma_data)
         self.sigma_in = float(sigma_data if sigma_in is None else sigma_in)
@@ -374,7 +373,6 @@ def _argmin_info(betas, q) -> dict:
 
 
 def beta_backward(params: dict, seed: int) -> dict:
-
     p = _bb_resolved(params)
     ds, betas = p["dataset"], [float(b) for b in p["betas"]]
     train, test, exact, quality, parts, floor, info = _bb_data(ds, p, seed)
@@ -531,7 +529,6 @@ def _ce_check(params: dict) -> None:
 
 
 def capacity_epochs(params: dict, seed: int) -> dict:
-
     p = _ce_resolved(params)
     layers, width = parse_arch(p["arch"])
     raw = runs.load_config(configs_dir() / "circle.yaml").to_dict()
