@@ -36,7 +36,7 @@ import torch
 
 from ._validation import append_dims, as_time, check_in_range, check_positive
 
-__all__ = ["ForwardProcess", "OrnsteinUhlenbeck", "VPSDE", "VESDE", "EarlyStopped", "resolve_t_min", "DEFAULT_T_MIN"]
+__all__ = ["ForwardProcess", "OrnsteinUhlenbeck", "VPSDE", "VESDE", "EarlyStopped", "bare", "resolve_t_min", "DEFAULT_T_MIN"]
 
 #: the early-stopping time used when neither the caller nor the process gives one
 DEFAULT_T_MIN = 1e-3
@@ -154,6 +154,11 @@ class ForwardProcess:
         from .sampling import time_grid  # lazy: scoreuq.sampling imports this module
 
         return time_grid(self, steps, t_min=t_min, T=T)
+
+
+def bare(process):
+    """The process an :class:`EarlyStopped` one wraps (the same arithmetic, no ``t_min``), else ``process``."""
+    return process.base if isinstance(process, EarlyStopped) else process
 
 
 def resolve_t_min(process, t_min=None, *, default: float = DEFAULT_T_MIN, name: str = "t_min"):

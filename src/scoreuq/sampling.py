@@ -53,7 +53,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 
-from ._validation import append_dims, check_in_range, check_positive
+from ._validation import append_dims, check_in_range, check_int, check_positive
 from .likelihood import solve_probability_flow
 from .processes import resolve_t_min
 
@@ -222,8 +222,7 @@ def _em(score_fn, process, ts, generator, want_noise, *, denoise: bool = True):
 
 def _pc_options(snr, n_corrector):
     snr = check_positive("snr", snr)
-    if isinstance(n_corrector, bool) or not isinstance(n_corrector, int) or n_corrector < 0:
-        raise ValueError(f"n_corrector must be an integer >= 0, got {n_corrector!r}")
+    check_int("n_corrector", n_corrector, 0)
     return snr
 
 
@@ -257,8 +256,7 @@ def _ode(score_fn, process, ts, generator, want_noise):
 
 def _ald_options(n_inner, step_size):
     r = check_positive("step_size", step_size)
-    if isinstance(n_inner, bool) or not isinstance(n_inner, int) or n_inner < 1:
-        raise ValueError(f"n_inner must be an integer >= 1, got {n_inner!r}")
+    check_int("n_inner", n_inner, 1)
     return r
 
 

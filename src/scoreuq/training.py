@@ -44,7 +44,7 @@ from . import losses
 from ._device import check_module_device
 from ._io import atomic_write, atomic_write_text, file_digest
 from ._validation import check_in_range, check_positive
-from .processes import EarlyStopped, resolve_t_min
+from .processes import bare, resolve_t_min
 
 __all__ = ["TrainConfig", "Trainer", "PushforwardTrainer", "TrainingDiverged", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
@@ -283,11 +283,6 @@ def _without_time_checks(process):
     return out
 
 
-def _bare(process):
-    """The process an :class:`~scoreuq.processes.EarlyStopped` one wraps (the same arithmetic), else ``process``."""
-    return process.base if isinstance(process, EarlyStopped) else process
-
-
 def _config_for(config: TrainConfig, process) -> TrainConfig:
     """``config`` with ``t_min`` resolved (:func:`~scoreuq.processes.resolve_t_min`): the given one, else
     the process's, else ``1e-3``; ``ValueError`` naming both when a given one contradicts the process's."""
@@ -363,7 +358,7 @@ class Trainer:
         self._bad_evals = 0
         # what the loss calls: the compiled model, the bare process (an EarlyStopped one only adds t_min,
         # already in config) or one without time checks
-        self._net, self._proc = model, _bare(process)
+        self._net, self._proc = model, bare(process)
         self._pending = []  # (loss on the device, batch size, epoch index) of steps not yet on the host
         self._acc = {}  # epoch index -> [sum of loss * batch size, count] on the host
         self._unlogged = []  # finished epochs not yet in history.loss
@@ -603,12 +598,12 @@ class Trainer:
                 self.model.to(memory_format=torch.channels_last)
                 self.ema.module.to(memory_format=torch.channels_last)
             if c.log_every > 1 and self.process is not None:
-                self._proc = _without_time_checks(_bare(self.process))
+                self._proc = _without_time_checks(bare(self.process))
             if c.compile:
                 self._net = self._compiled_model()
             yield
         finally:
-            self._net, self._proc = self.model, _bare(self.process)
+            self._net, self._proc = self.model, bare(self.process)
             if saved is not None:
                 torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 

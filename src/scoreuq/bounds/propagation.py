@@ -72,7 +72,7 @@ from .._validation import check_in_range, check_int, check_positive
 from ..data import Empirical, GaussianMixture
 from ..data.classes import class_shares
 from ..metrics import wasserstein, wasserstein_1d
-from ..processes import EarlyStopped, resolve_t_min
+from ..processes import bare, resolve_t_min
 from .certificates import certify, supports
 from .estimators import C2_KINDS, c2_norm, check_kind, kde_bandwidth, lipschitz, part_objective
 from .extremes import adversarial_max, upper_limit
@@ -513,8 +513,7 @@ def wup(model, process, train: torch.Tensor, reference, *, t_min: float | None =
     reference = _as_law(reference)
     T = process.T if T is None else T
     t_min = resolve_t_min(process, t_min)
-    if isinstance(process, EarlyStopped):  # ε is read; the optimum and the floors then vary it over the bare process
-        process = process.base
+    process = bare(process)  # ε is read; the optimum and the floors then vary it over the bare process
     t_min, T, delta, R, C, omega = _check_common(t_min, T, delta, R, C, omega)
     check_kind(c2_kind)
     check_in_range("level", level, 0.0, 1.0, low_open=True, high_open=True)
