@@ -54,6 +54,13 @@ def check_int(name: str, value: Any, minimum: int = 1, error=ValueError) -> int:
     return value
 
 
+def check_choice(name: str, value: Any, allowed, error=ValueError):
+    """Return ``value`` if it is one of ``allowed``, else raise ``error`` naming ``name`` and the choices."""
+    if value not in allowed:
+        raise error(f"{name} must be one of {list(allowed)}, got {value!r}")
+    return value
+
+
 def check_positive(name: str, value: Any) -> float:
     """Return ``float(value)`` if it is finite and > 0, else raise ``ValueError``."""
     v = _as_float(name, value)

@@ -49,7 +49,7 @@ from scipy.stats import t as student  # scoreuq.experiments loads scipy.stats an
 from torch import nn
 
 from .. import runs
-from .._validation import check_in_range, check_int, check_positive
+from .._validation import check_choice, check_in_range, check_int, check_positive
 from ..data import Circle, Empirical, GaussianMixture, SwissRoll, UnionOfCircles
 from ..metrics import sliced_wasserstein
 from ..metrics.circle import c1_parts, c2_parts, fit_circle
@@ -90,11 +90,6 @@ def _t_ci(xs) -> tuple:
         return m, float("nan"), float("nan")
     h = float(student.ppf(0.975, xs.size - 1) * xs.std(ddof=1) / math.sqrt(xs.size))
     return m, m - h, m + h
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
 def _fmt_ci(m, lo, hi, d=3) -> str:
@@ -158,8 +153,8 @@ def _bb_check(params: dict) -> None:
         raise ValueError(f"full must be true or false, got {p['full']!r}")
     parse_arch(p["arch"])
     check_positive("sigma_in_ratio", p["sigma_in_ratio"])
-    _check_choice("time_law", p["time_law"], TIME_LAWS)
-    _check_choice("lr_schedule", p["lr_schedule"], LR_SCHEDULES)
+    check_choice("time_law", p["time_law"], TIME_LAWS)
+    check_choice("lr_schedule", p["lr_schedule"], LR_SCHEDULES)
     for k, lo in (("epochs", 0), ("batch_size", 1), ("steps", 1), ("n_ref", 0), ("n_projections", 1), ("n_train", 0), ("n", 0)):
         check_int(k, p[k], lo)
     check_positive("lr", p["lr"])
@@ -289,8 +284,7 @@ LR_SCHEDULES = ("constant", "cosine")
 
 def _draw_u(m: int, t_min: float, law: str, g: torch.Generator, dtype=torch.float64) -> torch.Tensor:
     """``m`` diffusion times in ``[t_min, 1]``, uniform or log-uniform (see :data:`TIME_LAWS`)."""
-    if law not in TIME_LAWS:
-        raise ValueError(f"time_law must be one of {list(TIME_LAWS)}, got {law!r}")
+    check_choice("time_law", law, TIME_LAWS)
     r = torch.rand(m, generator=g, dtype=dtype)
     uniform = t_min + (1 - t_min) * r
     if law == "uniform":
@@ -676,9 +670,9 @@ def _pf_check(params: dict) -> None:
                          f"got {p['train_t_min']!r}")
     check_in_range("mu", p["mu"], 1.0, 100.0, low_open=True)
     check_in_range("ema_decay", p["ema_decay"], 0.0, 1.0, high_open=True)
-    _check_choice("time_law", p["time_law"], TIME_LAWS)
-    _check_choice("lr_schedule", p["lr_schedule"], LR_SCHEDULES)
-    _check_choice("denoise", p["denoise"], DENOISE)
+    check_choice("time_law", p["time_law"], TIME_LAWS)
+    check_choice("lr_schedule", p["lr_schedule"], LR_SCHEDULES)
+    check_choice("denoise", p["denoise"], DENOISE)
 
 
 def _sgm_sample(net: "_TauNet", beta: float, n: int, p: dict, generator: torch.Generator, dtype=torch.float32):

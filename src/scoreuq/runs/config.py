@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .. import _yaml
+from .._validation import check_choice
 from ..processes import DEFAULT_T_MIN
 from ..training import TrainConfig
 
@@ -55,9 +56,7 @@ def _int(name, v, minimum=1, allow_none=False, maximum=MAX_COUNT):
 
 
 def _choice(name, v, allowed):
-    if v not in allowed:
-        raise ConfigError(f"{name} must be one of {list(allowed)}, got {v!r}")
-    return v
+    return check_choice(name, v, allowed, ConfigError)
 
 
 def _float(name, v, low=None, high=None, low_open=True, high_open=False):
